@@ -1,0 +1,122 @@
+"""`c360`: the shell surface of the warehouse (ARCHITECTURE.md, "The surface a user touches").
+
+Verbs arrive with the features behind them: `generate` writes a landing zone, `run` materialises
+everything through Dagster on the persistent instance so the run shows up in the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from orchestration.settings import Settings
+
+DAGSTER_YAML = """\
+# Written by c360 on first use. One pool of size 1 for every DuckDB writer (one writer at a time).
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from exc
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Create the persistent Dagster instance directory (with its dagster.yaml) and export DAGSTER_HOME."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Write a sample landing zone."""
+    from orchestration.sample_data import DirtRates, generate
+
+    settings = Settings.from_env()
+    out = Path(args.out).resolve() if args.out else settings.landing_root
+    dirt = DirtRates.none() if args.clean else DirtRates()
+    started = time.perf_counter()
+    summary = generate(
+        out, tier=args.tier, days=args.days, seed=args.seed, end_date=args.end_date, dirt=dirt, gzip=args.gzip
+    )
+    elapsed = time.perf_counter() - started
+    files = sum(e["files"] for e in summary.entities.values())
+    lines = sum(e["lines"] for e in summary.entities.values())
+    size = sum(e["bytes"] for e in summary.entities.values())
+    print(f"wrote {files:,} files, {lines:,} lines, {size / 1e6:,.1f} MB to {out} in {elapsed:,.1f} s")
+    for name, e in sorted(summary.entities.items()):
+        print(f"  {name:32s} {e['files']:6,} files {e['lines']:12,} lines")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Materialise everything for the landing zone's dates through Dagster and print a summary."""
+    if args.landing:
+        os.environ["LANDING_ROOT"] = str(Path(args.landing).resolve())
+    settings = Settings.from_env()
+    ensure_dagster_home(settings)
+
+    from orchestration.ingestion.landing import scan_landing
+    from orchestration.run import run_main_job
+
+    scan = scan_landing(settings.landing_root)
+    missing = [f"{e}" for e in ("shop__customers", "shop__orders") if not scan.files.get(e)]
+    if missing:
+        print(
+            f"error: the landing zone {settings.landing_root} has no files for the required "
+            f"entities {', '.join(missing)}. Write sample data with `c360 generate` or point "
+            "--landing / LANDING_ROOT at your exports.",
+            file=sys.stderr,
+        )
+        return 2
+    outcome = run_main_job(settings, scan, as_of=args.as_of)
+    print(outcome.render())
+    return 0 if outcome.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `c360`."""
+    parser = argparse.ArgumentParser(prog="c360", description="Customer-360 warehouse")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a sample landing zone")
+    gen.add_argument("--tier", choices=["tiny", "demo", "large"], default="demo")
+    gen.add_argument("--days", type=int, default=365, help="number of export days (default 365)")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", help="landing root to write (default: $LANDING_ROOT)")
+    gen.add_argument("--end-date", type=_date, default=date(2026, 10, 31),
+                     help="last export date (default 2026-10-31, so output is reproducible)")
+    gen.add_argument("--gzip", action="store_true", help="write .gz files")
+    gen.add_argument("--clean", action="store_true", help="inject no dirt")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="ingest, build, audit, publish and sync")
+    run.add_argument("--landing", help="landing root (default: $LANDING_ROOT)")
+    run.add_argument("--as-of", type=_date, help="build as known at the end of this day (default: latest file)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `c360` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The Dagster code location: every stage's assets, checks, resources and jobs, assembled."""
+
+from __future__ import annotations
+
+import warnings
+
+from dagster import (
+    AssetSelection,
+    BetaWarning,
+    Definitions,
+    JobDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+from dagster_duckdb import DuckDBResource
+
+from orchestration.ingestion.assets import build_raw_assets
+from orchestration.partitions import daily_partitions
+from orchestration.settings import Settings
+
+MAIN_JOB = "c360_main"
+
+# BackfillPolicy is marked beta; the warning is Dagster's note to itself, not something a user can act on.
+warnings.filterwarnings("ignore", category=BetaWarning)
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Assemble the code location for the given settings (from the environment by default)."""
+    settings = settings or Settings.from_env()
+    settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
+    raw_assets = build_raw_assets(settings)
+    main_job = define_asset_job(
+        MAIN_JOB,
+        selection=AssetSelection.all(),
+        partitions_def=daily_partitions(settings),
+        # One process: DuckDB has a single writer, and the machine has two cores to share with it.
+        executor_def=in_process_executor,
+        description="Everything, landing files to the published warehouse, for a range of export dates.",
+    )
+    return Definitions(
+        assets=[*raw_assets],
+        jobs=[main_job],
+        resources={"warehouse": DuckDBResource(database=str(settings.duckdb_database))},
+    )
+
+
+defs = build_definitions()
+
+
+def main_job() -> JobDefinition:
+    """The main job, resolved: the target `c360 run` reconstructs in its run worker."""
+    return defs.resolve_job_def(MAIN_JOB)

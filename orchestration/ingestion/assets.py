@@ -1,0 +1,126 @@
+"""Dagster assets of the raw layer: one daily-partitioned asset per landing-zone entity.
+
+No `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime.
+"""
+
+
+from datetime import date
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from dagster_duckdb import DuckDBResource
+
+from orchestration.ingestion.entities import ENTITIES, Entity
+from orchestration.ingestion.landing import scan_entity
+from orchestration.ingestion.loader import EntityLoadResult, connect, load_entity
+from orchestration.ingestion.raw_views import create_raw_views
+from orchestration.partitions import daily_partitions
+from orchestration.settings import Settings
+
+DUCKDB_POOL = "duckdb_writer"
+CHECK_FILES_CONSISTENT = "landing_files_consistent"
+CHECK_LAYOUT = "landing_layout"
+
+
+def raw_asset_key(entity: Entity) -> AssetKey:
+    """`raw/<source>__<entity>`: the key dbt sources map onto."""
+    return AssetKey(["raw", entity.name])
+
+
+def load_metadata(result: EntityLoadResult, problems: list[str]) -> dict[str, object]:
+    """Materialisation metadata: counts a data engineer checks first."""
+    return {
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "bytes_read": result.bytes_read,
+        "files_loaded": sum(f.status == "loaded" for p in result.partitions for f in p.files),
+        "files_duplicate": sum(f.status == "duplicate" for p in result.partitions for f in p.files),
+        "partitions_loaded": result.count("loaded"),
+        "partitions_unchanged": result.count("unchanged"),
+        "partitions_in_conflict": result.count("conflict") + result.count("missing_file"),
+        "errors": MetadataValue.md("\n".join(f"- {p}" for p in result.problems) or "none"),
+        "unrecognised_files": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+    }
+
+
+def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
+    """The raw asset of one entity: loads the partitions in the run's range, then refreshes the views."""
+    key = raw_asset_key(entity)
+
+    @asset(
+        key=key,
+        group_name="raw",
+        description=(
+            f"`{entity.source}/{entity.entity}` landing files ({entity.format}, {entity.semantics} on "
+            f"{', '.join(entity.key)}) as Parquet partitions under lake/raw/{entity.name}/, "
+            f"queryable as raw.{entity.name}. Bad lines go to raw.quarantine."
+        ),
+        partitions_def=daily_partitions(settings),
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=DUCKDB_POOL,
+        kinds={"duckdb", "parquet"},
+        check_specs=[
+            AssetCheckSpec(
+                CHECK_FILES_CONSISTENT, asset=key,
+                description="No landing file was re-delivered with different bytes or vanished after loading.",
+            ),
+            AssetCheckSpec(
+                CHECK_LAYOUT, asset=key,
+                description="Every file in the entity's landing folder follows the layout.",
+            ),
+        ],
+        metadata={"source": entity.source, "entity": entity.entity, "format": entity.format},
+    )
+    def _raw_asset(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
+        days = [date.fromisoformat(k) for k in context.partition_keys]
+        files, layout_problems = scan_entity(settings.landing_root, entity)
+        con = connect()
+        try:
+            result = load_entity(con, entity, files, settings.raw_root, days)
+        finally:
+            con.close()
+        with warehouse.get_connection() as wh:
+            create_raw_views(wh, settings.raw_root)
+        for problem in result.problems:
+            context.log.error(problem)
+        problems = [f"{p.rel_path}: {p.reason}" for p in layout_problems]
+        for problem in problems:
+            context.log.warning(f"not loaded: {problem}")
+        context.log.info(
+            f"{entity.name}: {result.count('loaded')} partitions loaded, {result.count('unchanged')} unchanged; "
+            f"{result.rows_loaded} rows loaded, {result.rows_quarantined} quarantined"
+        )
+        return MaterializeResult(
+            metadata=load_metadata(result, problems),
+            check_results=[
+                AssetCheckResult(
+                    check_name=CHECK_FILES_CONSISTENT, passed=not result.problems,
+                    severity=AssetCheckSeverity.ERROR,
+                    description="; ".join(result.problems) or "all loaded files unchanged",
+                    metadata={"conflicts": len(result.problems)},
+                ),
+                AssetCheckResult(
+                    check_name=CHECK_LAYOUT, passed=not problems, severity=AssetCheckSeverity.WARN,
+                    description="; ".join(problems) or "every file follows the layout",
+                    metadata={"unrecognised_files": len(problems)},
+                ),
+            ],
+        )
+
+    return _raw_asset
+
+
+def build_raw_assets(settings: Settings) -> list[AssetsDefinition]:
+    """One raw asset per entity of the landing-zone contract."""
+    return [build_raw_asset(entity, settings) for entity in ENTITIES]

@@ -1,0 +1,507 @@
+"""Load landing files into the Parquet raw layer, exactly once, quarantining what cannot be read.
+
+For one entity and a set of file dates:
+1. every file is hashed and compared with the manifest of its day's partition: an unchanged day is
+   skipped, a file re-delivered under the same name with other bytes (or a loaded file that vanished)
+   leaves the day's partition untouched and is reported, a file whose bytes equal one already loaded
+   is recorded as a duplicate delivery and not read again;
+2. the remaining days are read in chunks of bounded size by DuckDB itself: each line as text with its
+   line number, then parsed, typed and validated in one set-based statement; a line that fails
+   goes to quarantine with the reason, never lost, never stopping the file;
+3. each day is written into a hidden temporary folder (data, `_quarantine` and `_manifest` Parquet
+   files together) and renamed over `dt=YYYY-MM-DD/`, so a day is replaced whole or not at all.
+
+Landing paths and values only ever reach DuckDB as bound parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingestion.entities import Entity, Field
+from orchestration.ingestion.landing import LandingFile
+
+# DuckDB's CSV reader as a line reader: one VARCHAR column, no quoting, a 4-byte delimiter that
+# does not occur in text, so every physical line arrives whole and in order (WITH ORDINALITY).
+_LINE_READER = (
+    "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
+    "delim=E'\\x1e\\x1f\\x1e\\x1f', quote='', escape='', strict_mode=false, compression='auto'"
+)
+# One RFC 4180 field: quoted ("" escapes a quote) or bare. Used to split POS CSV lines in SQL.
+_CSV_FIELD = r'(?:^|,)("(?:[^"]|"")*"|[^,"]*)'
+DATA_FILE = "data_0.parquet"
+QUARANTINE_FILE = "_quarantine.parquet"
+MANIFEST_FILE = "_manifest.parquet"
+DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class FileResult:
+    """What happened to one landing file."""
+
+    rel_path: str
+    sha256: str
+    size_bytes: int
+    status: str  # loaded | duplicate | conflict
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    blank_lines: int = 0
+    detail: str = ""
+
+
+@dataclass
+class PartitionResult:
+    """What happened to one day (partition) of one entity."""
+
+    partition: date
+    status: str  # loaded | unchanged | conflict | missing_file
+    files: list[FileResult] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        """Lines read from the day's files (blank lines excluded)."""
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Records written to the raw partition."""
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Lines written to quarantine."""
+        return sum(f.rows_quarantined for f in self.files)
+
+
+@dataclass
+class EntityLoadResult:
+    """The outcome of loading a range of days of one entity."""
+
+    entity: Entity
+    partitions: list[PartitionResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """Number of partitions with that status."""
+        return sum(p.status == status for p in self.partitions)
+
+    @property
+    def rows_read(self) -> int:
+        """Lines read in this load."""
+        return sum(p.rows_read for p in self.partitions if p.status == "loaded")
+
+    @property
+    def rows_loaded(self) -> int:
+        """Records written in this load."""
+        return sum(p.rows_loaded for p in self.partitions if p.status == "loaded")
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Lines quarantined in this load."""
+        return sum(p.rows_quarantined for p in self.partitions if p.status == "loaded")
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of landing files read in this load."""
+        return sum(
+            f.size_bytes for p in self.partitions if p.status == "loaded" for f in p.files
+            if f.status == "loaded"
+        )
+
+    @property
+    def problems(self) -> list[str]:
+        """Human-readable errors: conflicting or vanished files, with the file named."""
+        return [p.detail for p in self.partitions if p.status in ("conflict", "missing_file")]
+
+
+def connect(memory_limit: str = "3GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for ingestion work, in UTC with bounded memory."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def partition_dir(raw_root: Path, entity: Entity, day: date) -> Path:
+    """The folder of one raw partition."""
+    return raw_root / entity.name / f"dt={day.isoformat()}"
+
+
+def _existing_manifest(con, raw_root: Path, entity: Entity) -> dict[date, dict[str, tuple[str, str]]]:
+    """Per loaded day: file -> (sha256, status), read from the partitions' `_manifest` files."""
+    pattern = str(raw_root / entity.name / "dt=*" / MANIFEST_FILE)
+    try:
+        rows = con.execute(
+            "SELECT partition_date, file, sha256, status FROM read_parquet(?)", [pattern]
+        ).fetchall()
+    except duckdb.IOException:
+        return {}
+    out: dict[date, dict[str, tuple[str, str]]] = {}
+    for day, file, sha, status in rows:
+        out.setdefault(day, {})[file] = (sha, status)
+    return out
+
+
+def _recover_interrupted_swaps(entity_root: Path) -> None:
+    """Put back a partition whose swap was interrupted between its two renames."""
+    if not entity_root.is_dir():
+        return
+    for old in entity_root.glob(".old-dt=*"):
+        target = entity_root / old.name[len(".old-"):].rsplit(".", 1)[0]
+        if not target.exists():
+            old.rename(target)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in entity_root.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def plan_partitions(
+    con, raw_root: Path, entity: Entity, files: Sequence[LandingFile], days: Iterable[date]
+) -> tuple[list[PartitionResult], dict[date, list[tuple[LandingFile, FileResult]]]]:
+    """Decide, per day, whether it is unchanged, in conflict, or to be (re)loaded.
+
+    Returns the results of the days that are not loaded and, for the days to load, their files with
+    a pending FileResult (status `loaded` or `duplicate`).
+    """
+    by_day: dict[date, list[LandingFile]] = {}
+    for f in files:
+        by_day.setdefault(f.file_date, []).append(f)
+    manifest = _existing_manifest(con, raw_root, entity)
+    # A content hash already loaded on another day, or earlier in this run, marks a duplicate delivery.
+    seen: dict[str, tuple[date, str]] = {
+        sha: (day, file) for day, day_files in manifest.items() for file, (sha, status) in day_files.items()
+        if status == "loaded"
+    }
+    decided: list[PartitionResult] = []
+    to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
+    for day in sorted(set(days)):
+        landed = by_day.get(day, [])
+        previous = manifest.get(day, {})
+        if not landed and not previous:
+            continue
+        hashed = [(f, f.sha256()) for f in landed]
+        conflicts = [f.rel_path for f, sha in hashed if f.rel_path in previous and previous[f.rel_path][0] != sha]
+        if conflicts:
+            decided.append(PartitionResult(
+                day, "conflict",
+                [FileResult(f.rel_path, sha, f.size, "conflict") for f, sha in hashed if f.rel_path in conflicts],
+                f"{entity.name} {day}: file re-delivered with different bytes: {', '.join(conflicts)}; "
+                "the previously loaded partition is kept",
+            ))
+            continue
+        vanished = sorted(set(previous) - {f.rel_path for f in landed})
+        if vanished:
+            decided.append(PartitionResult(
+                day, "missing_file", [],
+                f"{entity.name} {day}: previously loaded file no longer in the landing zone: "
+                f"{', '.join(vanished)}; the previously loaded partition is kept",
+            ))
+            continue
+        if previous and all(f.rel_path in previous for f in landed):
+            decided.append(PartitionResult(day, "unchanged"))
+            continue
+        pending = []
+        for f, sha in hashed:
+            original = seen.get(sha)
+            if original and original != (day, f.rel_path):
+                result = FileResult(f.rel_path, sha, f.size, "duplicate", detail=f"same bytes as {original[1]}")
+            else:
+                result = FileResult(f.rel_path, sha, f.size, "loaded")
+                seen[sha] = (day, f.rel_path)
+            pending.append((f, result))
+        to_load[day] = pending
+    return decided, to_load
+
+
+def _chunks(
+    to_load: dict[date, list[tuple[LandingFile, FileResult]]], chunk_bytes: int
+) -> Iterable[list[date]]:
+    """Group whole days into chunks of at most `chunk_bytes` of landing files (one day at least)."""
+    chunk: list[date] = []
+    size = 0
+    for day in sorted(to_load):
+        day_size = sum(f.size for f, r in to_load[day] if r.status == "loaded")
+        if chunk and size + day_size > chunk_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(day)
+        size += day_size
+    if chunk:
+        yield chunk
+
+
+def _lines_sql(n_files: int) -> str:
+    """One line-reader scan per file, so line numbers restart at 1 in each file."""
+    one = (
+        "SELECT ?::VARCHAR AS _file, ?::DATE AS dt, ordinality AS _line, line "
+        f"FROM read_csv(?, {_LINE_READER}) WITH ORDINALITY"
+    )
+    return "\nUNION ALL\n".join([one] * n_files)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _type_check(f: Field) -> str | None:
+    """SQL that is true when the text value `v.<f>` cannot become the field's type."""
+    v = f"v.{_q(f.name)}"
+    if f.type == "int":
+        return f"NOT regexp_full_match(trim({v}), '-?[0-9]+')"
+    if f.type == "money":
+        return f"NOT regexp_full_match(trim({v}), '-?[0-9]+(\\.[0-9]+)?')"
+    if f.type in ("timestamp", "bool"):
+        return f"TRY_CAST({v} AS {f.duckdb_type}) IS NULL"
+    return None
+
+
+def _typed_value(f: Field) -> str:
+    v = f"v.{_q(f.name)}"
+    if f.type == "string":
+        return f"{v} AS {_q(f.name)}"
+    if f.type == "json":
+        return f"{v}::JSON AS {_q(f.name)}"
+    if f.type in ("int", "money"):
+        return f"TRY_CAST(trim({v}) AS {f.duckdb_type}) AS {_q(f.name)}"
+    return f"TRY_CAST({v} AS {f.duckdb_type}) AS {_q(f.name)}"
+
+
+def _record_sql(entity: Entity) -> str:
+    """SQL turning `lines(_file, dt, _line, line)` into `records(..., rec JSON text, parse_error)`."""
+    if entity.format == "jsonl":
+        return """
+        SELECT _file, dt, _line, line, line AS rec,
+          CASE WHEN NOT json_valid(line) THEN 'not valid JSON (malformed or truncated line)'
+               WHEN json_type(TRY_CAST(line AS JSON)) <> 'OBJECT' THEN 'not a JSON object'
+          END AS parse_error
+        FROM lines WHERE _line_kind = 'data'"""
+    # CSV: split each line into RFC 4180 fields in SQL, name them by the file's own header row.
+    return f"""
+        WITH split AS (
+          SELECT _file, dt, _line, line,
+            regexp_extract_all(line, '{_CSV_FIELD}', 1) AS raw_fields
+          FROM lines WHERE _line_kind IN ('data', 'header')
+        ), cells AS (
+          SELECT *, list_transform(raw_fields, lambda x: CASE WHEN x LIKE '"%"' AND length(x) >= 2
+                     THEN replace(x[2:-2], '""', '"') ELSE x END) AS fields,
+                 array_to_string(raw_fields, ',') = line AS well_formed
+          FROM split
+        ), headers AS (
+          SELECT _file, list_transform(fields, lambda x: trim(x)) AS header FROM cells WHERE _line = 1
+        )
+        SELECT c._file, c.dt, c._line, c.line,
+          CASE WHEN c.well_formed AND len(c.fields) = len(h.header)
+               THEN to_json(map_from_entries(list_transform(list_zip(h.header, c.fields),
+                        lambda p: {{'k': p[1], 'v': nullif(p[2], '')}})))::VARCHAR END AS rec,
+          CASE WHEN NOT c.well_formed THEN 'malformed CSV line (unbalanced quotes)'
+               WHEN len(c.fields) > len(h.header)
+                 THEN 'too many columns: expected ' || len(h.header) || ', found ' || len(c.fields)
+               WHEN len(c.fields) < len(h.header)
+                 THEN 'too few columns: expected ' || len(h.header) || ', found ' || len(c.fields)
+          END AS parse_error
+        FROM cells c JOIN headers h USING (_file)
+        WHERE c._line > 1"""
+
+
+def _parse_sql(entity: Entity) -> str:
+    """The statement that types and validates every line of the chunk: one row per line."""
+    structure = "{" + ", ".join(
+        f'"{f.name}": "{"JSON" if f.type == "json" else "VARCHAR"}"' for f in entity.fields
+    ) + "}"
+    checks = []
+    for f in entity.fields:
+        v = f"v.{_q(f.name)}"
+        if f.required:
+            checks.append(f"CASE WHEN {v} IS NULL THEN 'missing required field: {f.name}' END")
+        bad = _type_check(f)
+        if bad:
+            checks.append(
+                f"CASE WHEN {v} IS NOT NULL AND {bad} THEN 'wrong type for {f.name}: expected {f.type}, got '"
+                f" || left({v}, 40) END"
+            )
+    event = f"v.{_q(entity.event_time)}"
+    # The contract: records are never newer than their file's date plus one day.
+    checks.append(
+        f"CASE WHEN TRY_CAST({event} AS TIMESTAMPTZ) >= (dt + INTERVAL 2 DAY)::TIMESTAMPTZ "
+        f"THEN 'timestamp in the future (clock skew): {entity.event_time} ' || {event} "
+        "|| ' is more than a day after the file date' END"
+    )
+    typed = ",\n  ".join(_typed_value(f) for f in entity.fields)
+    return f"""
+    WITH records AS ({_record_sql(entity)}),
+    structured AS (
+      SELECT *, CASE WHEN parse_error IS NULL THEN json_transform(rec, '{structure}') END AS v
+      FROM records
+    )
+    SELECT _file, dt, _line, line,
+      coalesce(parse_error, nullif(concat_ws('; ', {", ".join(checks)}), '')) AS _reason,
+      {typed},
+      CASE WHEN parse_error IS NULL THEN rec::JSON END AS _record
+    FROM structured"""
+
+
+def _write_day(tmp_root: Path, final_dir: Path) -> None:
+    """Swap a fully written temporary partition folder in place of the old one."""
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if final_dir.exists():
+        old = final_dir.parent / f".old-{final_dir.name}.{uuid.uuid4().hex[:8]}"
+        final_dir.rename(old)
+    tmp_root.rename(final_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_entity(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    files: Sequence[LandingFile],
+    raw_root: Path,
+    days: Iterable[date],
+    *,
+    loaded_at: datetime | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> EntityLoadResult:
+    """Load the given days of one entity from its landing files into the raw layer."""
+    loaded_at = loaded_at or datetime.now(UTC)
+    entity_root = raw_root / entity.name
+    _recover_interrupted_swaps(entity_root)
+    decided, to_load = plan_partitions(con, raw_root, entity, files, days)
+    result = EntityLoadResult(entity, decided)
+    for chunk in _chunks(to_load, chunk_bytes):
+        result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at))
+    result.partitions.sort(key=lambda p: p.partition)
+    return result
+
+
+def _load_chunk(
+    con, entity: Entity, days: dict[date, list[tuple[LandingFile, FileResult]]], entity_root: Path,
+    loaded_at: datetime,
+) -> list[PartitionResult]:
+    reading = [(f, r) for pending in days.values() for f, r in pending if r.status == "loaded"]
+    work = entity_root / f".tmp-{uuid.uuid4().hex[:12]}"
+    work.mkdir(parents=True)
+    try:
+        if reading:
+            params: list[object] = []
+            for f, _ in reading:
+                params += [f.rel_path, f.file_date, str(f.path)]
+            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_lines AS {_lines_sql(len(reading))}", params)
+        else:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE raw_lines "
+                "(_file VARCHAR, dt DATE, _line BIGINT, line VARCHAR)"
+            )
+        header_kind = "CASE WHEN _line = 1 THEN 'header' " if entity.format == "csv" else "CASE "
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW lines AS SELECT *, "
+            f"{header_kind} WHEN line IS NULL OR trim(line) = '' THEN 'blank' ELSE 'data' END AS _line_kind "
+            "FROM raw_lines"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {_parse_sql(entity)}")
+
+        columns = ", ".join(_q(f.name) for f in entity.fields)
+        con.execute(
+            f"COPY (SELECT {columns}, _record, _file, _line, ?::TIMESTAMPTZ AS _loaded_at, dt "
+            "FROM parsed WHERE _reason IS NULL ORDER BY dt, _file, _line) "
+            f"TO '{_sql_path(work / 'data')}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)",
+            [loaded_at],
+        )
+        con.execute(
+            "COPY (SELECT ? AS source, ? AS entity, _file AS file, _line AS line, _reason AS reason, "
+            "line AS raw_text, ?::TIMESTAMPTZ AS loaded_at, dt FROM parsed WHERE _reason IS NOT NULL "
+            f"ORDER BY dt, _file, _line) TO '{_sql_path(work / 'quarantine')}' "
+            "(FORMAT parquet, PARTITION_BY (dt))",
+            [entity.source, entity.entity, loaded_at],
+        )
+        counts = {
+            file: (read, loaded, quarantined)
+            for file, read, loaded, quarantined in con.execute(
+                "SELECT _file, count(*), count(*) FILTER (WHERE _reason IS NULL), "
+                "count(*) FILTER (WHERE _reason IS NOT NULL) FROM parsed GROUP BY _file"
+            ).fetchall()
+        }
+        blanks = dict(con.execute(
+            "SELECT _file, count(*) FROM lines WHERE _line_kind = 'blank' GROUP BY _file"
+        ).fetchall())
+
+        out: list[PartitionResult] = []
+        for day, pending in sorted(days.items()):
+            for _, r in pending:
+                if r.status == "loaded":
+                    r.rows_read, r.rows_loaded, r.rows_quarantined = counts.get(r.rel_path, (0, 0, 0))
+                    r.blank_lines = blanks.get(r.rel_path, 0)
+            day_dir = work / f"day-{day.isoformat()}"
+            day_dir.mkdir()
+            for kind, name in (("data", DATA_FILE), ("quarantine", QUARANTINE_FILE)):
+                produced = work / kind / f"dt={day.isoformat()}" / "data_0.parquet"
+                if produced.exists():
+                    produced.rename(day_dir / name)
+            _write_manifest(con, entity, day, [r for _, r in pending], loaded_at, day_dir / MANIFEST_FILE)
+            _write_day(day_dir, entity_root / f"dt={day.isoformat()}")
+            out.append(PartitionResult(day, "loaded", [r for _, r in pending]))
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        con.execute("DROP TABLE IF EXISTS parsed")
+        con.execute("DROP VIEW IF EXISTS lines")
+        con.execute("DROP TABLE IF EXISTS raw_lines")
+
+
+def _sql_path(path: Path) -> str:
+    """Our own output paths (never landing names) as SQL string literals."""
+    return str(path).replace("'", "''")
+
+
+MANIFEST_COLUMNS = (
+    "source VARCHAR, entity VARCHAR, partition_date DATE, file VARCHAR, size_bytes BIGINT, sha256 VARCHAR, "
+    "status VARCHAR, detail VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, "
+    "blank_lines BIGINT, loaded_at TIMESTAMPTZ"
+)
+
+
+def _write_manifest(con, entity: Entity, day: date, files: list[FileResult], loaded_at, path: Path) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE manifest_rows ({MANIFEST_COLUMNS})")
+    con.executemany(
+        "INSERT INTO manifest_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (entity.source, entity.entity, day, r.rel_path, r.size_bytes, r.sha256, r.status, r.detail,
+             r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines, loaded_at)
+            for r in files
+        ],
+    )
+    con.execute(f"COPY manifest_rows TO '{_sql_path(path)}' (FORMAT parquet)")
+    con.execute("DROP TABLE manifest_rows")
+
+
+def raw_schema_sql(entity: Entity) -> str:
+    """Column list of a raw table, used for the empty view of an entity that has no partition yet."""
+    cols = [f"CAST(NULL AS {f.duckdb_type}) AS {_q(f.name)}" for f in entity.fields]
+    cols += [
+        "CAST(NULL AS JSON) AS _record", "CAST(NULL AS VARCHAR) AS _file", "CAST(NULL AS BIGINT) AS _line",
+        "CAST(NULL AS TIMESTAMPTZ) AS _loaded_at", "CAST(NULL AS DATE) AS dt",
+    ]
+    return "SELECT " + ", ".join(cols) + " WHERE false"
+
+
+def has_partitions(raw_root: Path, entity: Entity, file_name: str = DATA_FILE) -> bool:
+    """True when at least one partition of the entity has a file of that name."""
+    root = raw_root / entity.name
+    return root.is_dir() and any(root.glob(f"dt=*/{file_name}"))
+
+
+__all__ = [
+    "EntityLoadResult", "FileResult", "PartitionResult", "connect", "load_entity", "partition_dir",
+    "plan_partitions", "raw_schema_sql", "has_partitions", "MANIFEST_COLUMNS",
+]

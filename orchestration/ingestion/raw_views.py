@@ -1,0 +1,70 @@
+"""The warehouse's `raw` schema: one view per entity over its Parquet partitions.
+
+Plus `raw.load_manifest` (every landing file ever loaded or skipped, per partition) and
+`raw.quarantine` (every line that could not be loaded, with file, line and reason). All are views
+over the lake, so they are exactly as current as the partitions themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingestion.entities import ENTITIES, Entity
+from orchestration.ingestion.loader import (
+    DATA_FILE,
+    MANIFEST_COLUMNS,
+    MANIFEST_FILE,
+    QUARANTINE_FILE,
+    has_partitions,
+    raw_schema_sql,
+)
+
+QUARANTINE_COLUMNS = (
+    "source VARCHAR, entity VARCHAR, file VARCHAR, line BIGINT, reason VARCHAR, raw_text VARCHAR, "
+    "loaded_at TIMESTAMPTZ, dt DATE"
+)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scan(pattern: Path) -> str:
+    return (
+        f"read_parquet({_literal(str(pattern))}, hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'dt': DATE})"
+    )
+
+
+def _empty(columns: str) -> str:
+    cols = []
+    for part in columns.split(", "):
+        name, typ = part.split(" ", 1)
+        cols.append(f"CAST(NULL AS {typ}) AS {name}")
+    return "SELECT " + ", ".join(cols) + " WHERE false"
+
+
+def entity_view_sql(raw_root: Path, entity: Entity) -> str:
+    """The SELECT behind `raw.<source>__<entity>` (typed and empty when nothing is loaded yet)."""
+    if has_partitions(raw_root, entity, DATA_FILE):
+        return f"SELECT * FROM {_scan(raw_root / entity.name / 'dt=*' / DATA_FILE)}"
+    return raw_schema_sql(entity)
+
+
+def create_raw_views(con: duckdb.DuckDBPyConnection, raw_root: Path) -> None:
+    """(Re)create every view of the `raw` schema in the warehouse."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for entity in ENTITIES:
+        con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS {entity_view_sql(raw_root, entity)}")
+    for view, file_name, columns in (
+        ("load_manifest", MANIFEST_FILE, MANIFEST_COLUMNS),
+        ("quarantine", QUARANTINE_FILE, QUARANTINE_COLUMNS),
+    ):
+        if any(raw_root.glob(f"*/dt=*/{file_name}")):
+            names = ", ".join(part.split(" ", 1)[0] for part in columns.split(", "))
+            sql = f"SELECT {names} FROM {_scan(raw_root / '*' / 'dt=*' / file_name)}"
+        else:
+            sql = _empty(columns)
+        con.execute(f"CREATE OR REPLACE VIEW raw.{view} AS {sql}")

@@ -1,0 +1,13 @@
+"""The daily partitions shared by every asset that follows the landing files' export date."""
+
+from __future__ import annotations
+
+from dagster import DailyPartitionsDefinition
+
+from orchestration.settings import Settings
+
+
+def daily_partitions(settings: Settings | None = None) -> DailyPartitionsDefinition:
+    """One partition per export date, from C360_PARTITION_START up to today (inclusive)."""
+    settings = settings or Settings.from_env()
+    return DailyPartitionsDefinition(start_date=settings.partition_start, end_offset=1)

@@ -1,0 +1,109 @@
+"""Launch the main job for the landing zone's date range on the persistent Dagster instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from dagster import DagsterInstance, execute_job, reconstructable
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from orchestration.ingestion.landing import LandingScan
+from orchestration.settings import Settings
+
+
+@dataclass
+class RunOutcome:
+    """What `c360 run` reports: the run, per-asset counts, and everything that needs a look."""
+
+    run_id: str
+    ok: bool
+    start: date
+    end: date
+    seconds: float
+    assets: dict[str, dict] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def render(self) -> str:
+        """The short summary printed at the end of `c360 run`."""
+        lines = [
+            f"run {self.run_id} {'succeeded' if self.ok else 'FAILED'} in {self.seconds:,.1f} s "
+            f"for export dates {self.start} .. {self.end}",
+        ]
+        raw = {k: v for k, v in self.assets.items() if k.startswith("raw/")}
+        if raw:
+            lines.append(f"  {'raw asset':34s} {'loaded':>10s} {'quarantined':>12s} {'days new':>9s} {'unchanged':>9s}")
+            for key, m in sorted(raw.items()):
+                lines.append(
+                    f"  {key:34s} {m.get('rows_loaded', 0):>10,} {m.get('rows_quarantined', 0):>12,} "
+                    f"{m.get('partitions_loaded', 0):>9,} {m.get('partitions_unchanged', 0):>9,}"
+                )
+        for check in self.failed_checks:
+            lines.append(f"  check failed: {check}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines.append("  details: raw.load_manifest and raw.quarantine in the warehouse; the run in the Dagster UI")
+        return "\n".join(lines)
+
+
+def _main_job():
+    from orchestration.definitions import main_job
+
+    return main_job()
+
+
+def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = None) -> RunOutcome:
+    """Execute the main job over every export date in the landing zone (up to `as_of`)."""
+    import time
+
+    dates = [d for d in scan.dates if as_of is None or d <= as_of]
+    notes = [f"not loaded: {p.rel_path}: {p.reason}" for p in scan.problems]
+    early = [d for d in dates if d < settings.partition_start_date]
+    if early:
+        notes.append(
+            f"{len(early)} export dates before C360_PARTITION_START={settings.partition_start} are not loaded "
+            f"(earliest {early[0]}); set C360_PARTITION_START to include them"
+        )
+    dates = [d for d in dates if d >= settings.partition_start_date]
+    absent = scan.absent_sources()
+    if absent:
+        notes.append(f"absent optional sources (their columns stay empty): {', '.join(absent)}")
+    if not dates:
+        return RunOutcome("-", False, as_of or date.min, as_of or date.min, 0.0, notes=notes,
+                          error="no export dates to load")
+    start, end = dates[0], dates[-1]
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+        "c360/as_of_date": (as_of or end).isoformat(),
+    }
+    began = time.perf_counter()
+    with DagsterInstance.get() as instance:
+        # The console shows warnings only; every event still goes to the instance for the UI.
+        run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        result = execute_job(reconstructable(_main_job), instance=instance, tags=tags, run_config=run_config)
+        outcome = RunOutcome(result.run_id, result.success, start, end, time.perf_counter() - began, notes=notes)
+        for event in result.get_asset_materialization_events():
+            mat = event.step_materialization_data.materialization
+            outcome.assets[mat.asset_key.to_user_string()] = {
+                k: v.value for k, v in mat.metadata.items()
+            }
+        for event in result.all_events:
+            if event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if not evaluation.passed:
+                    outcome.failed_checks.append(
+                        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+                        f"({evaluation.severity.value}) {evaluation.description or ''}".strip()
+                    )
+                    if evaluation.severity.value == "ERROR":
+                        outcome.ok = False
+        if not result.success:
+            failures = [e.event_specific_data.error.message for e in result.all_events
+                        if e.event_type_value == "STEP_FAILURE"]
+            outcome.error = " | ".join(f.strip() for f in failures)[:2000]
+    return outcome
