@@ -15,7 +15,6 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import build_raw_assets
-from orchestration.partitions import daily_partitions
 from orchestration.settings import Settings
 
 MAIN_JOB = "c360_main"
@@ -32,7 +31,6 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
-        partitions_def=daily_partitions(settings),
         # One process: DuckDB has a single writer, and the machine has two cores to share with it.
         executor_def=in_process_executor,
         description="Everything, landing files to the published warehouse, for a range of export dates.",

@@ -1,0 +1,138 @@
+"""Benchmark: generate a tier, time raw ingestion against the floor of DuckDB reading the same files once.
+
+    python -m benchmarks.bench_ingestion --tier demo [--days 365] [--workdir /tmp/c360-bench]
+
+Each stage runs in its own child process so its peak RSS is its own. Prints one table:
+stage, rows, bytes, seconds, rows/s, peak RSS, ratio to the floor. Not a test: no thresholds here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_generate(args) -> dict:
+    """Write the landing zone of the tier."""
+    from orchestration.sample_data import generate
+
+    landing = Path(args.workdir) / "landing"
+    shutil.rmtree(landing, ignore_errors=True)
+    started = time.perf_counter()
+    summary = generate(landing, tier=args.tier, days=args.days, seed=args.seed, end_date=date(2026, 10, 31))
+    seconds = time.perf_counter() - started
+    rows = sum(e["lines"] for e in summary.entities.values())
+    size = sum(e["bytes"] for e in summary.entities.values())
+    return {"rows": rows, "bytes": size, "seconds": seconds}
+
+
+def _landing_files(args):
+    from orchestration.ingestion.landing import scan_landing
+
+    return scan_landing(Path(args.workdir) / "landing")
+
+
+def stage_floor(args) -> dict:
+    """DuckDB reading every landing file once: count(*) over read_json / read_csv per entity."""
+    from orchestration.ingestion.loader import connect
+
+    scan = _landing_files(args)
+    con = connect()
+    rows = size = 0
+    started = time.perf_counter()
+    for name, files in scan.files.items():
+        if not files:
+            continue
+        paths = [str(f.path) for f in files]
+        size += sum(f.size for f in files)
+        reader = "read_csv(?, all_varchar = true, ignore_errors = true, null_padding = true)" \
+            if name == "pos__transactions" else \
+            "read_json(?, format = 'newline_delimited', ignore_errors = true, maximum_object_size = 16777216)"
+        rows += con.execute(f"SELECT count(*) FROM {reader}", [paths]).fetchone()[0]
+    return {"rows": rows, "bytes": size, "seconds": time.perf_counter() - started}
+
+
+def stage_ingest(args) -> dict:
+    """Load every entity and day into a fresh lake with the ingestion code (what the raw assets run)."""
+    from orchestration.ingestion.loader import connect, load_entity
+
+    scan = _landing_files(args)
+    raw_root = Path(args.workdir) / "lake" / "raw"
+    if not args.keep_lake:
+        shutil.rmtree(raw_root, ignore_errors=True)
+    con = connect()
+    rows = size = 0
+    started = time.perf_counter()
+    for name, files in scan.files.items():
+        if not files:
+            continue
+        from orchestration.ingestion.entities import get_entity
+
+        result = load_entity(con, get_entity(name), files, raw_root, sorted({f.file_date for f in files}))
+        rows += result.rows_loaded + result.rows_quarantined
+        size += result.bytes_read
+    return {"rows": rows, "bytes": size, "seconds": time.perf_counter() - started}
+
+
+STAGES = {"generate": stage_generate, "floor": stage_floor, "ingest": stage_ingest}
+
+
+def run_stage_in_child(stage: str, args, extra: list[str] | None = None) -> dict:
+    """Run one stage in a child process and return its measurements (with its own peak RSS)."""
+    cmd = [sys.executable, "-m", "benchmarks.bench_ingestion", "--stage", stage, "--tier", args.tier,
+           "--days", str(args.days), "--seed", str(args.seed), "--workdir", args.workdir, *(extra or [])]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def print_table(rows: list[tuple[str, dict]], floor_seconds: float) -> None:
+    """Print the measurements as a Markdown table."""
+    print("| stage | rows | bytes | seconds | rows/s | peak RSS MB | ratio to floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, m in rows:
+        rate = m["rows"] / m["seconds"] if m["seconds"] else 0
+        ratio = m["seconds"] / floor_seconds if floor_seconds else 0
+        print(f"| {name} | {m['rows']:,} | {m['bytes']:,} | {m['seconds']:.2f} | {rate:,.0f} | "
+              f"{m['peak_rss_mb']:,.0f} | {ratio:.2f}x |")
+
+
+def main() -> None:
+    """Run the benchmark (or, with --stage, one stage in this process)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tier", default="demo", choices=["tiny", "demo", "large"])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", default="/tmp/c360-bench")
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the landing zone in --workdir")
+    parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--keep-lake", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        result = STAGES[args.stage](args)
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+        return
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    measured: list[tuple[str, dict]] = []
+    if not args.skip_generate:
+        measured.append((f"generate ({args.tier}, {args.days} days)", run_stage_in_child("generate", args)))
+    floor = run_stage_in_child("floor", args)
+    measured.append(("floor: DuckDB count(*) over the files", floor))
+    measured.append(("ingest: landing -> Parquet raw layer", run_stage_in_child("ingest", args)))
+    measured.append(("ingest again (all days unchanged)", run_stage_in_child("ingest", args, ["--keep-lake"])))
+    print_table(measured, floor["seconds"])
+
+
+if __name__ == "__main__":
+    main()
