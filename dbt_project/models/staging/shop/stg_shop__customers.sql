@@ -1,0 +1,44 @@
+-- Shop customer accounts, one row per customer: the latest version known as of the as-of date (upsert).
+
+with source as (
+
+    select * from {{ source('shop', 'customers') }}
+
+),
+
+known as (
+
+    select * from source
+    where {{ known_as_of(to_utc_timestamp('updated_at')) }}
+
+),
+
+latest as (
+
+    {{ latest_version('known', 'id') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_bigint() }}) as customer_id,
+        {{ normalize_email('email') }} as email,
+        {{ clean_string('first_name') }} as first_name,
+        {{ clean_string('last_name') }} as last_name,
+        {{ clean_string('phone') }} as phone,
+        {{ clean_string(json_extract_string('default_address', '$.city')) }} as city,
+        upper({{ clean_string(json_extract_string('default_address', '$.province_code')) }}) as province_code,
+        upper({{ clean_string(json_extract_string('default_address', '$.country_code')) }}) as country_code,
+        {{ clean_string(json_extract_string('default_address', '$.zip')) }} as postal_code,
+        accepts_marketing as has_accepted_marketing,
+        {{ to_utc_timestamp('accepts_marketing_updated_at') }} as marketing_consent_updated_at,
+        tags,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ lineage_columns() }}
+    from latest
+
+)
+
+select * from renamed

@@ -1,0 +1,44 @@
+-- Product subscriptions, one row per subscription: the latest version known as of the as-of date (upsert).
+
+with source as (
+
+    select * from {{ source('subscriptions', 'subscriptions') }}
+
+),
+
+known as (
+
+    select * from source
+    where {{ known_as_of(to_utc_timestamp('updated_at')) }}
+
+),
+
+latest as (
+
+    {{ latest_version('known', 'id') }}
+
+),
+
+renamed as (
+
+    select
+        id as subscription_id,
+        cast(customer_id as {{ dbt.type_bigint() }}) as customer_id,
+        {{ normalize_email('email') }} as email,
+        {{ clean_string('product_id') }} as product_id,
+        {{ clean_string('sku') }} as sku,
+        {{ clean_string('category') }} as category,
+        {{ clean_code('status') }} as status,
+        coalesce({{ clean_code('status') }} = 'active' and cancelled_at is null, false) as is_active,
+        cast(interval_days as {{ dbt.type_int() }}) as interval_days,
+        cast(price as {{ type_money() }}) as price,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ to_utc_timestamp('cancelled_at') }} as cancelled_at,
+        {{ to_utc_timestamp('next_charge_at') }} as next_charge_at,
+        {{ lineage_columns() }}
+    from latest
+
+)
+
+select * from renamed
