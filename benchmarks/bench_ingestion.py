@@ -32,8 +32,8 @@ def stage_generate(args) -> dict:
     started = time.perf_counter()
     summary = generate(landing, tier=args.tier, days=args.days, seed=args.seed, end_date=date(2026, 10, 31))
     seconds = time.perf_counter() - started
-    rows = sum(e["lines"] for e in summary.entities.values())
-    size = sum(e["bytes"] for e in summary.entities.values())
+    rows = sum(e.lines for e in summary.entities.values())
+    size = sum(e.bytes for e in summary.entities.values())
     return {"rows": rows, "bytes": size, "seconds": seconds}
 
 

@@ -55,12 +55,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out, tier=args.tier, days=args.days, seed=args.seed, end_date=args.end_date, dirt=dirt, gzip=args.gzip
     )
     elapsed = time.perf_counter() - started
-    files = sum(e["files"] for e in summary.entities.values())
-    lines = sum(e["lines"] for e in summary.entities.values())
-    size = sum(e["bytes"] for e in summary.entities.values())
+    files = sum(e.files for e in summary.entities.values())
+    lines = sum(e.lines for e in summary.entities.values())
+    size = sum(e.bytes for e in summary.entities.values())
     print(f"wrote {files:,} files, {lines:,} lines, {size / 1e6:,.1f} MB to {out} in {elapsed:,.1f} s")
     for name, e in sorted(summary.entities.items()):
-        print(f"  {name:32s} {e['files']:6,} files {e['lines']:12,} lines")
+        dirt = sum(e.dirt.values())
+        print(f"  {name:32s} {e.files:6,} files {e.lines:12,} lines {dirt:8,} dirty")
     return 0
 
 

@@ -91,7 +91,7 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
         finally:
             con.close()
         with warehouse.get_connection() as wh:
-            create_raw_views(wh, settings.raw_root)
+            create_raw_views(wh, settings.raw_root, refresh=[entity])
         for problem in result.problems:
             context.log.error(problem)
         problems = [f"{p.rel_path}: {p.reason}" for p in layout_problems]

@@ -436,20 +436,29 @@ def _load_chunk(
             "SELECT _file, count(*) FROM lines WHERE _line_kind = 'blank' GROUP BY _file"
         ).fetchall())
 
-        out: list[PartitionResult] = []
-        for day, pending in sorted(days.items()):
+        manifest_rows = []
+        for day, pending in days.items():
             for _, r in pending:
                 if r.status == "loaded":
                     r.rows_read, r.rows_loaded, r.rows_quarantined = counts.get(r.rel_path, (0, 0, 0))
                     r.blank_lines = blanks.get(r.rel_path, 0)
-            day_dir = work / f"day-{day.isoformat()}"
-            day_dir.mkdir()
-            for kind, name in (("data", DATA_FILE), ("quarantine", QUARANTINE_FILE)):
-                produced = work / kind / f"dt={day.isoformat()}" / "data_0.parquet"
+                manifest_rows.append(
+                    (entity.source, entity.entity, day, r.rel_path, r.size_bytes, r.sha256, r.status, r.detail,
+                     r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines, loaded_at)
+                )
+        _write_manifests(con, manifest_rows, work / "manifest")
+
+        # Assemble each day in the folder its data was written to, then swap it in.
+        out: list[PartitionResult] = []
+        for day, pending in sorted(days.items()):
+            key = f"dt={day.isoformat()}"
+            day_dir = work / "data" / key
+            day_dir.mkdir(parents=True, exist_ok=True)
+            for kind, name in (("quarantine", QUARANTINE_FILE), ("manifest", MANIFEST_FILE)):
+                produced = work / kind / key / "data_0.parquet"
                 if produced.exists():
                     produced.rename(day_dir / name)
-            _write_manifest(con, entity, day, [r for _, r in pending], loaded_at, day_dir / MANIFEST_FILE)
-            _write_day(day_dir, entity_root / f"dt={day.isoformat()}")
+            _write_day(day_dir, entity_root / key)
             out.append(PartitionResult(day, "loaded", [r for _, r in pending]))
         return out
     finally:
@@ -471,17 +480,14 @@ MANIFEST_COLUMNS = (
 )
 
 
-def _write_manifest(con, entity: Entity, day: date, files: list[FileResult], loaded_at, path: Path) -> None:
+def _write_manifests(con, rows: list[tuple], target: Path) -> None:
+    """One `_manifest` Parquet file per day, written in a single partitioned COPY."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE manifest_rows ({MANIFEST_COLUMNS})")
-    con.executemany(
-        "INSERT INTO manifest_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (entity.source, entity.entity, day, r.rel_path, r.size_bytes, r.sha256, r.status, r.detail,
-             r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines, loaded_at)
-            for r in files
-        ],
+    con.executemany("INSERT INTO manifest_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(
+        "COPY (SELECT *, partition_date AS dt FROM manifest_rows) "
+        f"TO '{_sql_path(target)}' (FORMAT parquet, PARTITION_BY (dt))"
     )
-    con.execute(f"COPY manifest_rows TO '{_sql_path(path)}' (FORMAT parquet)")
     con.execute("DROP TABLE manifest_rows")
 
 

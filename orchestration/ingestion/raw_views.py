@@ -7,6 +7,7 @@ over the lake, so they are exactly as current as the partitions themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -53,11 +54,20 @@ def entity_view_sql(raw_root: Path, entity: Entity) -> str:
     return raw_schema_sql(entity)
 
 
-def create_raw_views(con: duckdb.DuckDBPyConnection, raw_root: Path) -> None:
-    """(Re)create every view of the `raw` schema in the warehouse."""
+def create_raw_views(
+    con: duckdb.DuckDBPyConnection, raw_root: Path, refresh: Iterable[Entity] | None = None
+) -> None:
+    """Create the views of the `raw` schema in the warehouse.
+
+    The views of `refresh` (default: every entity) are replaced; the others are only created when
+    missing, as empty typed views, so dbt always finds every source. A view over existing partitions
+    never needs replacing: its glob sees new partitions at query time.
+    """
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    refresh_names = {e.name for e in (ENTITIES if refresh is None else refresh)}
     for entity in ENTITIES:
-        con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS {entity_view_sql(raw_root, entity)}")
+        verb = "CREATE OR REPLACE VIEW" if entity.name in refresh_names else "CREATE VIEW IF NOT EXISTS"
+        con.execute(f"{verb} raw.{entity.name} AS {entity_view_sql(raw_root, entity)}")
     for view, file_name, columns in (
         ("load_manifest", MANIFEST_FILE, MANIFEST_COLUMNS),
         ("quarantine", QUARANTINE_FILE, QUARANTINE_COLUMNS),
