@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from dagster import (
@@ -12,6 +13,7 @@ from dagster import (
     define_asset_job,
     in_process_executor,
 )
+from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import build_raw_assets
@@ -27,6 +29,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Assemble the code location for the given settings (from the environment by default)."""
     settings = settings or Settings.from_env()
     settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
+    os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
+    from orchestration.transform.assets import warehouse_dbt_assets
+    from orchestration.transform.project import dbt_project
+
     raw_assets = build_raw_assets(settings)
     main_job = define_asset_job(
         MAIN_JOB,
@@ -36,9 +43,12 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     return Definitions(
-        assets=[*raw_assets],
+        assets=[*raw_assets, warehouse_dbt_assets],
         jobs=[main_job],
-        resources={"warehouse": DuckDBResource(database=str(settings.duckdb_database))},
+        resources={
+            "warehouse": DuckDBResource(database=str(settings.duckdb_database)),
+            "dbt": DbtCliResource(project_dir=dbt_project()),
+        },
     )
 
 

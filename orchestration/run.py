@@ -126,6 +126,9 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
         "c360/as_of_date": (as_of or end).isoformat(),
     }
     began = time.perf_counter()
+    from orchestration.transform.project import refresh_manifest
+
+    refresh_manifest()  # models edited since the last run are part of this one
     _relax_sqlite_durability()
     with DagsterInstance.get() as instance:
         # The console shows warnings only; every event still goes to the instance for the UI.

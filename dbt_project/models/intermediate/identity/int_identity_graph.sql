@@ -1,0 +1,85 @@
+-- One row per identifier (shop customer id, normalised email, anonymous web id) with the `customer_key`
+-- of the person it belongs to: connected components of int_identity_edges, found by propagating the
+-- smallest label along edges. Labels rank shop ids before emails before anonymous ids, so a person's key
+-- is derived from their shop id when they have one, and is stable across rebuilds of the same input.
+-- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE); the singular test
+-- `assert_identity_graph_converged` fails if that was not enough for some component.
+-- People who asked to be erased are not in the graph, so every model joining through it drops them.
+
+{%- set iterations = var('identity_iterations', 8) %}
+
+with undirected as (
+
+    select node_a, node_b from {{ ref('int_identity_edges') }}
+    union
+    select node_b, node_a from {{ ref('int_identity_edges') }}
+
+),
+
+nodes as (
+
+    select distinct node_a as node from undirected
+
+),
+
+-- Each node is its own neighbour too, so a label never gets worse from one pass to the next.
+edges as (
+
+    select node_a, node_b from undirected
+    union
+    select node, node from nodes
+
+),
+
+label_0 as (
+
+    select
+        node,
+        case
+            when node like 'shop:%' then {{ dbt.concat(["'1:'", dbt.right(dbt.concat(["'00000000000000000000'", "substr(node, 6)"]), "20")]) }}
+            when node like 'email:%' then {{ dbt.concat(["'2:'", "node"]) }}
+            else {{ dbt.concat(["'3:'", "node"]) }}
+        end as label
+    from nodes
+
+),
+
+{% for i in range(1, iterations + 1) %}
+label_{{ i }} as (
+
+    select e.node_a as node, min(l.label) as label
+    from edges as e
+    inner join label_{{ i - 1 }} as l on l.node = e.node_b
+    group by e.node_a
+
+),
+{% endfor %}
+
+components as (
+
+    select node, label from label_{{ iterations }}
+
+),
+
+erased_components as (
+
+    select distinct c.label
+    from components as c
+    inner join {{ ref('stg_privacy__deletion_requests') }} as d
+        on c.node = {{ shop_node('d.customer_id') }}
+        or c.node = {{ email_node('d.email') }}
+
+)
+
+select
+    {{ dbt.hash('c.label') }} as customer_key,
+    c.node as identifier,
+    case
+        when c.node like 'shop:%' then 'shop_customer_id'
+        when c.node like 'email:%' then 'email'
+        else 'anonymous_id'
+    end as identifier_type,
+    substr(c.node, position(':' in c.node) + 1) as identifier_value,
+    c.label as component_label
+from components as c
+where c.label not in (select label from erased_components)

@@ -1,0 +1,1 @@
+"""Transform stage: the dbt project (staging → intermediate → marts → segments) as Dagster assets."""

@@ -1,0 +1,43 @@
+"""The dbt project as Dagster sees it: one cached DbtProject whose manifest is prepared once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def _put_own_bin_on_path() -> None:
+    """dagster-dbt looks for `dbt` on PATH; `.venv/bin/c360` is often run without activating the venv."""
+    own_bin = str(Path(sys.executable).parent)
+    if (Path(own_bin) / "dbt").exists() and own_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = own_bin + os.pathsep + os.environ.get("PATH", "")
+
+
+_put_own_bin_on_path()
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The project, with `target/manifest.json` parsed once (never at every import).
+
+    Under `dagster dev` the manifest is re-parsed at start so model edits show up; otherwise it is
+    parsed only when missing (a fresh clone), and `c360 run` refreshes it before launching a run.
+    """
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target="dev")
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        project.preparer.prepare(project)
+    return project
+
+
+def refresh_manifest() -> Path:
+    """Re-parse the project (fast with partial parsing) so the manifest matches the models on disk."""
+    project = dbt_project()
+    project.preparer.prepare(project)
+    return project.manifest_path
