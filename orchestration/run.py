@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from dagster import DagsterInstance, execute_job, reconstructable
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -23,8 +25,10 @@ class RunOutcome:
     seconds: float
     assets: dict[str, dict] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
+    checks_passed: int = 0
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    log_path: Path | None = None
 
     def render(self) -> str:
         """The short summary printed at the end of `c360 run`."""
@@ -40,12 +44,21 @@ class RunOutcome:
                     f"  {key:34s} {m.get('rows_loaded', 0):>10,} {m.get('rows_quarantined', 0):>12,} "
                     f"{m.get('partitions_loaded', 0):>9,} {m.get('partitions_unchanged', 0):>9,}"
                 )
+        built = sorted(k for k in self.assets if not k.startswith("raw/"))
+        if built:
+            layers: dict[str, int] = {}
+            for key in built:
+                layers[key.split("/")[0]] = layers.get(key.split("/")[0], 0) + 1
+            lines.append("  dbt models built: " + ", ".join(f"{n} {layer}" for layer, n in sorted(layers.items())))
+        lines.append(f"  checks: {self.checks_passed} passed, {len(self.failed_checks)} failed")
         for check in self.failed_checks:
             lines.append(f"  check failed: {check}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         if self.error:
             lines.append(f"  error: {self.error}")
+        if self.log_path:
+            lines.append(f"  log: {self.log_path}")
         lines.append("  details: raw.load_manifest and raw.quarantine in the warehouse; the run in the Dagster UI")
         return "\n".join(lines)
 
@@ -133,8 +146,13 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
     with DagsterInstance.get() as instance:
         # The console shows warnings only; every event still goes to the instance for the UI.
         run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        result = execute_job(reconstructable(_main_job), instance=instance, tags=tags, run_config=run_config)
-        outcome = RunOutcome(result.run_id, result.success, start, end, time.perf_counter() - began, notes=notes)
+        # dbt's own progress lines go to a log file; the console gets the summary (and warnings).
+        log_path = settings.home / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("w") as log, contextlib.redirect_stdout(log):
+            result = execute_job(reconstructable(_main_job), instance=instance, tags=tags, run_config=run_config)
+        outcome = RunOutcome(result.run_id, result.success, start, end, time.perf_counter() - began, notes=notes,
+                             log_path=log_path)
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
             outcome.assets[mat.asset_key.to_user_string()] = {
@@ -143,6 +161,7 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
         for event in result.all_events:
             if event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data
+                outcome.checks_passed += bool(evaluation.passed)
                 if not evaluation.passed:
                     outcome.failed_checks.append(
                         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
