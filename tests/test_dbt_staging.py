@@ -193,7 +193,8 @@ def full(tmp_path_factory):
     landing = Landing(base / "landing")
     write_full_landing(landing)
     database = build_warehouse(landing.root, base / "home")
-    result = dbt(database, base, "build", "--select", "staging", "--vars", f"{{as_of_date: '{AS_OF}'}}")
+    result = dbt(database, base, "build", "--select", "staging", "--indirect-selection", "cautious",
+                 "--vars", f"{{as_of_date: '{AS_OF}'}}")
     return database, base, result
 
 
@@ -206,7 +207,7 @@ def shop_only(tmp_path_factory):
     landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1), order(2, customer_id=None)])
     landing.jsonl("shop", "orders", "2026-02-02.jsonl", [order(3, "2026-02-02T10:00:00Z")])
     database = build_warehouse(landing.root, base / "home")
-    result = dbt(database, base, "build", "--select", "staging")
+    result = dbt(database, base, "build", "--select", "staging", "--indirect-selection", "cautious")
     return database, base, result
 
 

@@ -13,3 +13,23 @@
 {% macro email_node(expr) -%}
     {{ dbt.concat(["'email:'", expr]) }}
 {%- endmacro %}
+
+
+{#
+  erasure_hash(node_expr)  salted hash of an identity-graph node id: what is kept of an erased person's
+                           identifiers. The salt is the var `erasure_salt` (set it per brand, e.g. from an
+                           environment variable in dbt_project.yml), so hashes cannot be looked up in a
+                           table of known emails' hashes from elsewhere.
+  is_erased_node(node_expr)  true when that node belongs to an erased person.
+#}
+{% macro erasure_hash(node_expr) -%}
+    {{ dbt.hash(dbt.concat(["'" ~ var('erasure_salt', 'c360') ~ ":'", node_expr])) }}
+{%- endmacro %}
+
+
+{% macro is_erased_node(node_expr) -%}
+    exists (
+        select 1 from {{ ref('int_erased_identifiers') }} as erased
+        where erased.identifier_hash = {{ erasure_hash(node_expr) }}
+    )
+{%- endmacro %}

@@ -1,0 +1,136 @@
+"""Benchmark: dbt build of the warehouse (full refresh, then one new day incremental) against a floor.
+
+    python -m benchmarks.bench_warehouse --tier demo [--days 365] [--workdir /tmp/c360-bench]
+
+Reuses (or creates, with benchmarks.bench_ingestion) the landing zone and lake in --workdir. Stages, each
+in a child process so its peak RSS is its own:
+  floor           one DuckDB aggregation pass over the raw web events (the largest table)
+  full refresh    `dbt build --full-refresh` as of the day before the last export date
+  incremental     `dbt build` as of the last export date (incremental models add one day)
+Prints stage, rows, seconds, peak RSS, ratio to the floor. Not a test: no thresholds here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from orchestration.transform.project import DBT_PROJECT_DIR
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _warehouse(args) -> Path:
+    return Path(args.workdir) / "warehouse.duckdb"
+
+
+def stage_prepare(args) -> dict:
+    """Create the raw views of the warehouse over the benchmark's lake."""
+    import duckdb
+
+    from orchestration.ingestion.raw_views import create_raw_views
+
+    con = duckdb.connect(str(_warehouse(args)))
+    create_raw_views(con, Path(args.workdir) / "lake" / "raw")
+    last = con.execute("SELECT max(partition_date) FROM raw.load_manifest").fetchone()[0]
+    rows = con.execute("SELECT count(*) FROM raw.web__events").fetchone()[0]
+    con.close()
+    return {"rows": rows, "seconds": 0.0, "last_date": last.isoformat()}
+
+
+def stage_floor(args) -> dict:
+    """One aggregation pass over raw web events: what any model reading them must at least pay."""
+    import duckdb
+
+    con = duckdb.connect(str(_warehouse(args)), read_only=True)
+    started = time.perf_counter()
+    rows = con.execute(
+        'SELECT count(*), count(DISTINCT "anonymousId"), min("timestamp"), max("timestamp"), '
+        "count(DISTINCT event) FROM raw.web__events"
+    ).fetchone()[0]
+    seconds = time.perf_counter() - started
+    con.close()
+    return {"rows": rows, "seconds": seconds}
+
+
+def stage_dbt(args) -> dict:
+    """One `dbt build` in this process (dbt-duckdb runs DuckDB in-process, so RSS includes it)."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["DUCKDB_DATABASE"] = str(_warehouse(args))
+    target = Path(args.workdir) / "dbt-target"
+    cli = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(target), "--log-path", str(target / "logs"), "--quiet",
+           "--vars", json.dumps({"as_of_date": args.as_of})]
+    if args.full_refresh:
+        cli.append("--full-refresh")
+    started = time.perf_counter()
+    result = dbtRunner().invoke(cli)
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"dbt build failed: {result.exception}")
+    import duckdb
+
+    con = duckdb.connect(str(_warehouse(args)), read_only=True)
+    rows = con.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0]
+    con.close()
+    return {"rows": rows, "seconds": seconds}
+
+
+STAGES = {"prepare": stage_prepare, "floor": stage_floor, "dbt": stage_dbt}
+
+
+def child(stage: str, args, *extra: str) -> dict:
+    """Run one stage in a child process; returns its measurements."""
+    cmd = [sys.executable, "-m", "benchmarks.bench_warehouse", "--stage", stage, "--workdir", args.workdir,
+           "--tier", args.tier, "--days", str(args.days), *extra]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Run the benchmark (or, with --stage, one stage in this process)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tier", default="demo", choices=["tiny", "demo", "large"])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--workdir", default="/tmp/c360-bench")
+    parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--as-of", help=argparse.SUPPRESS)
+    parser.add_argument("--full-refresh", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        result = STAGES[args.stage](args)
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+        return
+    if not (Path(args.workdir) / "lake" / "raw").is_dir():
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_ingestion", "--tier", args.tier,
+                        "--days", str(args.days), "--workdir", args.workdir], check=True)
+    _warehouse(args).unlink(missing_ok=True)
+    prepared = child("prepare", args)
+    last = date.fromisoformat(prepared["last_date"])
+    floor = child("floor", args)
+    full = child("dbt", args, "--as-of", (last - timedelta(days=1)).isoformat(), "--full-refresh")
+    incremental = child("dbt", args, "--as-of", last.isoformat())
+    print(f"| stage ({args.tier}, {prepared['rows']:,} raw web events) | rows | seconds | peak RSS MB | "
+          "ratio to floor |")
+    print("|---|---:|---:|---:|---:|")
+    for name, m in (("floor: one aggregation pass over raw.web__events", floor),
+                    ("dbt build --full-refresh (customer_360 rows)", full),
+                    ("dbt build, one new day incremental", incremental)):
+        ratio = m["seconds"] / floor["seconds"] if floor["seconds"] else 0
+        print(f"| {name} | {m['rows']:,} | {m['seconds']:.2f} | {m['peak_rss_mb']:,.0f} | {ratio:.1f}x |")
+    print(f"\nincremental / full: {incremental['seconds'] / full['seconds']:.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+-- Email, SMS, web and store engagement, one row per person (every customer_key of int_identity_graph), as
+-- known at the end of the as-of date. Windows end at as_of_end() (the end of the as-of date) and start
+-- `email_engagement_days` / `web_engagement_days` days earlier.
+--
+-- People attach through int_identity_graph, by the most specific identifier of the event:
+--   web event    shop:<customer_id> when the event has a user id, else anon:<anonymous_id>, else
+--                email:<traits.email>. Not falling back from a user id that is not in the graph keeps an
+--                erased person's events from attaching to anyone; anonymous ids of shared devices are
+--                not in the graph, so their anonymous events belong to nobody.
+--   email event  email:<email>
+-- Rules (documented in _engagement__models.yml):
+--   emails_*_90d            distinct messages received / opened / clicked in the email window
+--   best_send_hour          the UTC hour (0-23) with most email opens (all known opens); ties -> earliest
+--   web_sessions_30d        distinct sessions with an event in the web window (int_web_events_enriched)
+--   top_viewed_category_30d most "Product Viewed" in the web window; ties -> alphabetical
+--   first_web_utm_source    the first UTM source seen in the person's first session (first visit)
+--   abandoned_checkout_at   the latest "Checkout Started" when no order of the person (int_orders_unioned,
+--                           test orders aside) and no "Order Completed" event came at or after it
+--   events_attended         "Event Attended" track events (offline check-ins), all time
+--   preferred_channel       the channel with most engagement in the email window (90 days):
+--                             email = distinct emails opened or clicked, sms = SMS clicks,
+--                             web = web sessions, store = store orders + events attended;
+--                           ties -> email, sms, web, store; null with no engagement at all
+
+{%- set email_window_start = dbt.dateadd('day', -var('email_engagement_days', 90), as_of_end()) %}
+{%- set web_window_start = dbt.dateadd('day', -var('web_engagement_days', 30), as_of_end()) %}
+
+with graph as (
+
+    select customer_key, identifier from {{ ref('int_identity_graph') }}
+
+),
+
+people as (
+
+    select distinct customer_key from graph
+
+),
+
+-- ---- email and sms ----------------------------------------------------------------------------------
+
+email_events as (
+
+    select g.customer_key, e.event_kind, e.message_key, e.event_hour, e.event_at
+    from {{ ref('int_email_events_enriched') }} as e
+    inner join graph as g on g.identifier = {{ email_node('e.email') }}
+    where {{ known_as_of('e.event_at', 'e.export_date') }}
+
+),
+
+email_metrics as (
+
+    select
+        customer_key,
+        count(distinct case when event_kind = 'email_received' and event_at >= {{ email_window_start }}
+            then message_key end) as emails_received_90d,
+        count(distinct case when event_kind = 'email_opened' and event_at >= {{ email_window_start }}
+            then message_key end) as emails_opened_90d,
+        count(distinct case when event_kind = 'email_clicked' and event_at >= {{ email_window_start }}
+            then message_key end) as emails_clicked_90d,
+        count(distinct case when event_kind in ('email_opened', 'email_clicked')
+            and event_at >= {{ email_window_start }} then message_key end) as email_engagements_90d,
+        count(case when event_kind = 'sms_clicked' and event_at >= {{ email_window_start }}
+            then 1 end) as sms_clicks_90d,
+        max(case when event_kind = 'email_opened' then event_at end) as last_email_open_at,
+        max(case when event_kind = 'email_clicked' then event_at end) as last_email_click_at
+    from email_events
+    group by customer_key
+
+),
+
+open_hours as (
+
+    select customer_key, event_hour, count(*) as opens
+    from email_events
+    where event_kind = 'email_opened'
+    group by customer_key, event_hour
+
+),
+
+best_send_hour as (
+
+    select customer_key, event_hour as best_send_hour
+    from (
+        select
+            customer_key,
+            event_hour,
+            row_number() over (partition by customer_key order by opens desc, event_hour) as hour_rank
+        from open_hours
+    ) as ranked
+    where hour_rank = 1
+
+),
+
+-- ---- web --------------------------------------------------------------------------------------------
+
+web_events as (
+
+    select
+        case
+            when w.customer_id is not null then by_shop_id.customer_key
+            when w.anonymous_id is not null then by_anonymous_id.customer_key
+            else by_email.customer_key
+        end as customer_key,
+        w.message_id,
+        w.event_type,
+        w.event_name,
+        w.product_category,
+        w.utm_source,
+        w.is_web_visit,
+        w.session_id,
+        w.session_started_at,
+        w.event_at
+    from {{ ref('int_web_events_enriched') }} as w
+    left join graph as by_shop_id
+        on w.customer_id is not null and by_shop_id.identifier = {{ shop_node('w.customer_id') }}
+    left join graph as by_anonymous_id
+        on w.anonymous_id is not null and by_anonymous_id.identifier = {{ dbt.concat(["'anon:'", "w.anonymous_id"]) }}
+    left join graph as by_email
+        on w.email is not null and by_email.identifier = {{ email_node('w.email') }}
+    where {{ known_as_of('w.event_at', 'w.export_date') }}
+
+),
+
+person_web_events as (
+
+    select * from web_events where customer_key is not null
+
+),
+
+web_metrics as (
+
+    select
+        customer_key,
+        count(distinct case when is_web_visit and event_at >= {{ web_window_start }}
+            then session_id end) as web_sessions_30d,
+        count(distinct case when is_web_visit and event_at >= {{ email_window_start }}
+            then session_id end) as web_sessions_90d,
+        count(case when event_name = 'Product Viewed' and event_at >= {{ web_window_start }}
+            then 1 end) as product_views_30d,
+        max(case when is_web_visit then event_at end) as last_site_visit_at,
+        min(case when is_web_visit then event_at end) as first_seen_web_at,
+        count(case when event_type = 'track' and event_name = 'Event Attended' then 1 end) as events_attended,
+        count(case when event_type = 'track' and event_name = 'Event Attended' and event_at >= {{ email_window_start }}
+            then 1 end) as events_attended_90d,
+        max(case when event_name = 'Checkout Started' then event_at end) as last_checkout_started_at,
+        max(case when event_name = 'Order Completed' then event_at end) as last_order_completed_at
+    from person_web_events
+    group by customer_key
+
+),
+
+category_views as (
+
+    select customer_key, product_category, count(*) as views
+    from person_web_events
+    where event_name = 'Product Viewed'
+        and product_category is not null
+        and event_at >= {{ web_window_start }}
+    group by customer_key, product_category
+
+),
+
+top_category as (
+
+    select customer_key, product_category as top_viewed_category_30d
+    from (
+        select
+            customer_key,
+            product_category,
+            row_number() over (partition by customer_key order by views desc, product_category) as category_rank
+        from category_views
+    ) as ranked
+    where category_rank = 1
+
+),
+
+-- The first visit: the session of the person's earliest web event; its first UTM source.
+first_session as (
+
+    select customer_key, session_id
+    from (
+        select
+            customer_key,
+            session_id,
+            row_number() over (partition by customer_key order by event_at, message_id) as event_rank
+        from person_web_events
+        where is_web_visit
+    ) as ranked
+    where event_rank = 1
+
+),
+
+first_utm as (
+
+    select customer_key, utm_source as first_web_utm_source
+    from (
+        select
+            e.customer_key,
+            e.utm_source,
+            row_number() over (partition by e.customer_key order by e.event_at, e.message_id) as utm_rank
+        from person_web_events as e
+        inner join first_session as f
+            on f.customer_key = e.customer_key and f.session_id = e.session_id
+        where e.utm_source is not null
+    ) as ranked
+    where utm_rank = 1
+
+),
+
+-- ---- orders -----------------------------------------------------------------------------------------
+
+orders as (
+
+    select
+        customer_key,
+        max(ordered_at) as last_ordered_at,
+        count(case when channel = 'store' and ordered_at >= {{ email_window_start }} then 1 end)
+            as store_orders_90d
+    from {{ ref('int_orders_unioned') }}
+    where customer_key is not null
+        and not is_test
+    group by customer_key
+
+),
+
+-- ---- per person -------------------------------------------------------------------------------------
+
+combined as (
+
+    select
+        p.customer_key,
+        coalesce(em.emails_received_90d, 0) as emails_received_90d,
+        coalesce(em.emails_opened_90d, 0) as emails_opened_90d,
+        coalesce(em.emails_clicked_90d, 0) as emails_clicked_90d,
+        em.last_email_open_at,
+        em.last_email_click_at,
+        coalesce(wm.web_sessions_30d, 0) as web_sessions_30d,
+        coalesce(wm.product_views_30d, 0) as product_views_30d,
+        tc.top_viewed_category_30d,
+        wm.last_site_visit_at,
+        case
+            when wm.last_checkout_started_at is not null
+                and (o.last_ordered_at is null or o.last_ordered_at < wm.last_checkout_started_at)
+                and (wm.last_order_completed_at is null or wm.last_order_completed_at < wm.last_checkout_started_at)
+            then wm.last_checkout_started_at
+        end as abandoned_checkout_at,
+        coalesce(wm.events_attended, 0) as events_attended,
+        coalesce(em.email_engagements_90d, 0) as email_score,
+        coalesce(em.sms_clicks_90d, 0) as sms_score,
+        coalesce(wm.web_sessions_90d, 0) as web_score,
+        coalesce(o.store_orders_90d, 0) + coalesce(wm.events_attended_90d, 0) as store_score,
+        bh.best_send_hour,
+        fu.first_web_utm_source,
+        wm.first_seen_web_at
+    from people as p
+    left join email_metrics as em on em.customer_key = p.customer_key
+    left join best_send_hour as bh on bh.customer_key = p.customer_key
+    left join web_metrics as wm on wm.customer_key = p.customer_key
+    left join top_category as tc on tc.customer_key = p.customer_key
+    left join first_utm as fu on fu.customer_key = p.customer_key
+    left join orders as o on o.customer_key = p.customer_key
+
+)
+
+select
+    customer_key,
+    emails_received_90d,
+    emails_opened_90d,
+    emails_clicked_90d,
+    last_email_open_at,
+    last_email_click_at,
+    web_sessions_30d,
+    product_views_30d,
+    top_viewed_category_30d,
+    last_site_visit_at,
+    abandoned_checkout_at,
+    events_attended,
+    case
+        when email_score + sms_score + web_score + store_score = 0 then null
+        when email_score >= sms_score and email_score >= web_score and email_score >= store_score then 'email'
+        when sms_score >= web_score and sms_score >= store_score then 'sms'
+        when web_score >= store_score then 'web'
+        else 'store'
+    end as preferred_channel,
+    best_send_hour,
+    first_web_utm_source,
+    first_seen_web_at
+from combined

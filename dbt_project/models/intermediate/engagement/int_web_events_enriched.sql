@@ -1,0 +1,203 @@
+-- Web tracking events (Segment track / identify / page) with the identifiers that attach them to a person
+-- later (anonymous_id, user_id / customer_id, email) and a web session id. Incremental: the large table.
+--
+-- No customer_key here: identities merge later (an anonymous visitor identifies tomorrow), so people are
+-- attached downstream, through int_identity_graph, in non-incremental models.
+--
+-- Sessions: the events of one "session owner" (the browser's anonymous id, else the user id, else the
+-- event alone) ordered by (event_at, message_id); an event more than `web_session_timeout_minutes` after
+-- the previous one starts a new session (a gap of exactly the timeout stays in the session). The session
+-- id is a hash of the owner and the message id of the session's first event: it depends only on the
+-- owner's events, never on when they were loaded. Offline events (`Event Attended`, context.channel
+-- offline) are not visits: no session.
+--
+-- Incremental run: the new window is every staging event exported (or happening) within
+-- `engagement_lookback_days` of the newest one already stored (late files, late parts of a day). Every
+-- session owner touched by the window is re-sessionised over all of its stored and new events, so a late
+-- event that bridges, splits or precedes stored sessions gives exactly the ids a full refresh gives.
+-- Owners with stored events that are no longer known as of the as-of date (a past date is being rebuilt)
+-- are re-sessionised too, and the post-hook removes those events.
+
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
+        "delete from {{ this }} where {{ is_erased_node(dbt.concat([\"'anon:'\", 'anonymous_id'])) }} or {{ is_erased_node(shop_node('customer_id')) }} or {{ is_erased_node(email_node('email')) }}",
+    ]
+) }}
+
+{%- set lookback_days = var('engagement_lookback_days', 3) %}
+{%- set timeout_minutes = var('web_session_timeout_minutes', 30) %}
+{%- set base_columns = [
+    'message_id', 'event_type', 'event_name', 'page_name', 'anonymous_id', 'user_id', 'customer_id', 'email',
+    'channel', 'page_url', 'page_path', 'utm_source', 'utm_medium', 'utm_campaign', 'product_id',
+    'product_category', 'product_price', 'properties', 'event_at', 'export_date', 'session_owner', 'is_web_visit'
+] %}
+
+with staged as (
+
+    select
+        message_id,
+        event_type,
+        event_name,
+        page_name,
+        anonymous_id,
+        user_id,
+        customer_id,
+        email,
+        channel,
+        page_url,
+        page_path,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        product_id,
+        product_category,
+        product_price,
+        properties,
+        event_at,
+        export_date,
+        case
+            when anonymous_id is not null then {{ dbt.concat(["'anon:'", "anonymous_id"]) }}
+            when user_id is not null then {{ dbt.concat(["'user:'", "user_id"]) }}
+            else {{ dbt.concat(["'message:'", "message_id"]) }}
+        end as session_owner,
+        coalesce(channel, 'web') <> 'offline' as is_web_visit
+    from {{ ref('stg_web__events') }}
+    -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
+    -- rows stored before their erasure request arrived.
+    where not ({{ is_erased_node(dbt.concat(["'anon:'", "anonymous_id"])) }}
+        or {{ is_erased_node(shop_node('customer_id')) }}
+        or {{ is_erased_node(email_node('email')) }})
+
+),
+
+{% if is_incremental() %}
+
+stored_max as (
+
+    select
+        coalesce(max(export_date), cast('1900-01-01' as date)) as max_export_date,
+        coalesce(max(event_at), cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})) as max_event_at
+    from {{ this }}
+    where {{ known_as_of('event_at', 'export_date') }}
+
+),
+
+new_events as (
+
+    select s.*
+    from staged as s
+    cross join stored_max as m
+    where s.export_date >= {{ dbt.dateadd('day', -lookback_days, 'm.max_export_date') }}
+        or s.event_at >= {{ dbt.dateadd('day', -lookback_days, 'm.max_event_at') }}
+
+),
+
+touched_owners as (
+
+    select session_owner from new_events
+    union
+    -- stored events no longer known (a past as-of date): their owners' sessions must be recomputed
+    select session_owner from {{ this }}
+    where not {{ known_as_of('event_at', 'export_date') }}
+
+),
+
+stored_events as (
+
+    select {% for column in base_columns %}t.{{ column }}{{ ", " if not loop.last }}{% endfor %}
+    from {{ this }} as t
+    where {{ known_as_of('t.event_at', 't.export_date') }}
+        and t.session_owner in (select session_owner from touched_owners)
+        and not exists (select 1 from new_events as n where n.message_id = t.message_id)
+
+),
+
+events as (
+
+    select {% for column in base_columns %}{{ column }}{{ ", " if not loop.last }}{% endfor %} from new_events
+    union all
+    select {% for column in base_columns %}{{ column }}{{ ", " if not loop.last }}{% endfor %} from stored_events
+
+),
+
+{% else %}
+
+events as (
+
+    select * from staged
+
+),
+
+{% endif %}
+
+visits as (
+
+    select
+        *,
+        lag(event_at) over (partition by session_owner order by event_at, message_id) as previous_event_at
+    from events
+    where is_web_visit
+
+),
+
+flagged as (
+
+    select
+        *,
+        case
+            when previous_event_at is null then 1
+            when event_at > {{ dbt.dateadd('minute', timeout_minutes, 'previous_event_at') }} then 1
+            else 0
+        end as session_start_flag
+    from visits
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(session_start_flag) over (
+            partition by session_owner order by event_at, message_id
+            rows between unbounded preceding and current row
+        ) as session_number
+    from flagged
+
+),
+
+sessionised as (
+
+    select
+        *,
+        first_value(message_id) over (
+            partition by session_owner, session_number order by event_at, message_id
+            rows between unbounded preceding and unbounded following
+        ) as session_first_message_id,
+        min(event_at) over (partition by session_owner, session_number) as session_started_at
+    from numbered
+
+)
+
+select
+    {% for column in base_columns %}{{ column }},
+    {% endfor -%}
+    {{ dbt.hash(dbt.concat(["session_owner", "'|'", "session_first_message_id"])) }} as session_id,
+    session_started_at,
+    session_start_flag = 1 as is_session_start
+from sessionised
+
+union all
+
+select
+    {% for column in base_columns %}{{ column }},
+    {% endfor -%}
+    cast(null as {{ dbt.type_string() }}) as session_id,
+    cast(null as {{ dbt.type_timestamp() }}) as session_started_at,
+    false as is_session_start
+from events
+where not is_web_visit

@@ -1,0 +1,95 @@
+-- One row per identifier (shop customer id, normalised email, anonymous web id) with the `customer_key`
+-- of the person it belongs to: connected components of int_identity_edges, found by propagating the
+-- smallest label along edges. Labels rank shop ids before emails before anonymous ids, so a person's key
+-- is derived from their shop id when they have one, and is stable across rebuilds of the same input.
+-- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE); the singular test
+-- `assert_identity_graph_converged` fails if that was not enough for some component.
+-- People who asked to be erased keep only a salted hash of each identifier here (is_erased; identifier,
+-- key and label null): int_identity_graph leaves them out, so every model joining through it drops them,
+-- and int_erased_identifiers lets event tables and activation suppress them without knowing who they were.
+
+{%- set iterations = var('identity_iterations', 8) %}
+
+with undirected as (
+
+    select node_a, node_b from {{ ref('int_identity_edges') }}
+    union
+    select node_b, node_a from {{ ref('int_identity_edges') }}
+
+),
+
+nodes as (
+
+    select distinct node_a as node from undirected
+
+),
+
+-- Each node is its own neighbour too, so a label never gets worse from one pass to the next.
+edges as (
+
+    select node_a, node_b from undirected
+    union
+    select node, node from nodes
+
+),
+
+label_0 as (
+
+    select
+        node,
+        case
+            when node like 'shop:%' then {{ dbt.concat(["'1:'", dbt.right(dbt.concat(["'00000000000000000000'", "substr(node, 6)"]), "20")]) }}
+            when node like 'email:%' then {{ dbt.concat(["'2:'", "node"]) }}
+            else {{ dbt.concat(["'3:'", "node"]) }}
+        end as label
+    from nodes
+
+),
+
+{% for i in range(1, iterations + 1) %}
+label_{{ i }} as (
+
+    select e.node_a as node, min(l.label) as label
+    from edges as e
+    inner join label_{{ i - 1 }} as l on l.node = e.node_b
+    group by e.node_a
+
+),
+{% endfor %}
+
+components as (
+
+    select node, label from label_{{ iterations }}
+
+),
+
+erased_components as (
+
+    select distinct c.label
+    from components as c
+    inner join {{ ref('stg_privacy__deletion_requests') }} as d
+        on c.node = {{ shop_node('d.customer_id') }}
+        or c.node = {{ email_node('d.email') }}
+
+),
+
+flagged as (
+
+    select c.node, c.label, c.label in (select label from erased_components) as is_erased
+    from components as c
+
+)
+
+select
+    {{ erasure_hash('node') }} as identifier_hash,
+    is_erased,
+    case when not is_erased then {{ dbt.hash('label') }} end as customer_key,
+    case when not is_erased then node end as identifier,
+    case
+        when node like 'shop:%' then 'shop_customer_id'
+        when node like 'email:%' then 'email'
+        else 'anonymous_id'
+    end as identifier_type,
+    case when not is_erased then substr(node, position(':' in node) + 1) end as identifier_value,
+    case when not is_erased then label end as component_label
+from flagged
