@@ -31,7 +31,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
-    from orchestration.transform.assets import warehouse_dbt_assets
+    from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
     from orchestration.transform.project import dbt_project
 
     raw_assets = build_raw_assets(settings)
@@ -43,7 +43,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     return Definitions(
-        assets=[*raw_assets, warehouse_dbt_assets],
+        assets=[*raw_assets, warehouse_incremental_models, warehouse_models],
         jobs=[main_job],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),

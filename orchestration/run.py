@@ -136,12 +136,17 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
-        "c360/as_of_date": (as_of or end).isoformat(),
+        # The build is as of the latest export date (or --as-of), even when only older days are reloaded.
+        "c360/as_of_date": (as_of or dates[-1]).isoformat(),
     }
     began = time.perf_counter()
+    import os
+
     from orchestration.transform.project import refresh_manifest
 
-    refresh_manifest()  # models edited since the last run are part of this one
+    # Models edited since the last run are part of this one; parsed with the run's own vars and database.
+    os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
+    refresh_manifest({"as_of_date": tags["c360/as_of_date"], "reload_from_date": start.isoformat()})
     _relax_sqlite_durability()
     with DagsterInstance.get() as instance:
         # The console shows warnings only; every event still goes to the instance for the UI.

@@ -21,3 +21,30 @@ def test_every_entity_is_a_daily_partitioned_single_run_raw_asset(c360_env):
         checks = {k.name for k in node.check_keys}
         assert {CHECK_FILES_CONSISTENT, CHECK_LAYOUT} <= checks
     assert defs.resolve_job_def(MAIN_JOB) is not None
+
+
+def test_dbt_sources_are_the_raw_assets_and_incremental_models_follow_the_partitions(c360_env):
+    defs = build_definitions(c360_env)
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(AssetKey(["staging", "stg_shop__orders"]))
+    assert AssetKey(["raw", "shop__orders"]) in staging.parent_keys
+    web = graph.get(AssetKey(["intermediate", "int_web_events_enriched"]))
+    assert isinstance(web.partitions_def, DailyPartitionsDefinition)
+    assert web.backfill_policy == BackfillPolicy.single_run()
+    customer_360 = graph.get(AssetKey(["marts", "customer_360"]))
+    assert customer_360.partitions_def is None
+    assert any(k.asset_key == customer_360.key for k in customer_360.check_keys)  # dbt tests are checks
+
+
+def test_dbt_arguments_of_a_run():
+    from datetime import date
+
+    from orchestration.transform.assets import dbt_build_args, partition_window_vars
+
+    assert dbt_build_args(None) == ["build"]
+    assert dbt_build_args("2026-10-31") == ["build", "--vars", '{"as_of_date": "2026-10-31"}']
+    assert dbt_build_args("2026-10-31", "2026-10-01") == [
+        "build", "--vars", '{"as_of_date": "2026-10-31", "reload_from_date": "2026-10-01"}']
+    # A partition range [Oct 1, Nov 1) without a tag is built as of its last day, reloading from its first.
+    assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), None) == ("2026-10-31", "2026-10-01")
+    assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), "2026-10-15") == ("2026-10-15", "2026-10-01")

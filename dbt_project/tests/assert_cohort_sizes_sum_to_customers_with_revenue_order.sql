@@ -1,6 +1,7 @@
 -- Cohorts partition the customers: the cohort sizes (one per cohort) add up to the customers with a
 -- revenue order in fct_orders, month 0 retains the whole cohort, and retention_metrics' new customers and
 -- customers to date agree. A row is a mismatch.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_cohorts_monthly'}}}) }}
 
 with customers as (
 

@@ -1,5 +1,6 @@
 -- Reconciliation: the sum of customers' lifetime net revenue equals the net revenue of the revenue orders
 -- that belong to a person (anonymous store receipts belong to nobody), and the same for order counts.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_360'}}}) }}
 with customers as (
     select sum(lifetime_net_revenue) as net_revenue, sum(orders_count) as orders
     from {{ ref('customer_360') }}

@@ -1,6 +1,7 @@
 -- Net revenue reconciles: per month, the net revenue and count of fct_orders' revenue orders equal
 -- retention_metrics' net_revenue and orders_count, and no month with revenue is missing from
 -- retention_metrics. A row is a mismatch.
+{{ config(meta={'dagster': {'ref': {'name': 'retention_metrics'}}}) }}
 
 with orders as (
 

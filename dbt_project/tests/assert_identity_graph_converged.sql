@@ -1,5 +1,6 @@
 -- Identity resolution converged: both ends of every edge belong to the same person. A row here means
 -- var('identity_iterations') was too small for some component (raise it).
+{{ config(meta={'dagster': {'ref': {'name': 'int_identity_graph'}}}) }}
 with graph as (
     select identifier, component_label from {{ ref('int_identity_graph') }}
 )

@@ -1,6 +1,7 @@
 -- Every person of the identity graph (the people of customer_360) has a lifecycle stage, and nobody else
 -- has one. A row here is a person missing from int_customer_lifecycle (a source linked in the identity
 -- graph but not dated in int_lifecycle_events) or a stage for someone unknown.
+{{ config(meta={'dagster': {'ref': {'name': 'int_customer_lifecycle'}}}) }}
 
 with identified as (
 

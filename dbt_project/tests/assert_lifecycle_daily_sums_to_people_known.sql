@@ -1,6 +1,7 @@
 -- lifecycle_daily reconciles with the people known: on every day, the people of all stages add up to
 -- the people who became known by that day (int_lifecycle_events, `known`), and on the as-of date each
 -- stage holds exactly the people whose current stage it is (int_customer_lifecycle). A row is a mismatch.
+{{ config(meta={'dagster': {'ref': {'name': 'lifecycle_daily'}}}) }}
 
 with known_on as (
 

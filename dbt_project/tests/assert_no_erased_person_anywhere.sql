@@ -1,5 +1,6 @@
 -- Right to erasure: nobody who asked to be erased appears in the identity graph, the order facts or
 -- customer_360, by email or by shop customer id.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_360'}}}) }}
 with erased as (
     select email, customer_id from {{ ref('stg_privacy__deletion_requests') }}
 )

@@ -1,5 +1,6 @@
 -- The grain of the retention marts with composite keys: one row per cohort and month offset, per day and
 -- stage, per day and move, per person and day of change. A row is a duplicated key.
+{{ config(meta={'dagster': {'ref': {'name': 'retention_metrics'}}}) }}
 
 select 'customer_cohorts_monthly' as model, cast(cohort_month as {{ dbt.type_string() }}) as key_1,
     cast(months_since_first_order as {{ dbt.type_string() }}) as key_2, cast(null as {{ dbt.type_string() }}) as key_3,

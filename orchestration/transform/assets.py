@@ -1,35 +1,82 @@
 """The dbt models as Dagster assets; dbt tests become asset checks.
 
+Two asset groups over one manifest: the incremental event tables follow the daily partitions (a run over a
+range of export dates is one `dbt build` with that window, BackfillPolicy.single_run), everything else is
+unpartitioned and rebuilt from them.
+
 No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
 """
 
 import json
+from datetime import date, timedelta
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, BackfillPolicy
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.partitions import daily_partitions
+from orchestration.settings import Settings
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import C360DbtTranslator
 
 AS_OF_TAG = "c360/as_of_date"
+INCREMENTAL_MODELS = "config.materialized:incremental"
 
 
-def dbt_build_args(as_of_date: str | None) -> list[str]:
-    """The dbt command of a run: build everything selected, pinned to the run's as-of date if given."""
-    args = ["build"]
+def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
+    """The dbt command of a run: build what is selected, pinned to the run's as-of date if given, and for
+    the partitioned models also reloading every export date from the partition range's first day."""
+    dbt_vars = {}
     if as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": as_of_date})]
+        dbt_vars["as_of_date"] = as_of_date
+    if reload_from_date:
+        dbt_vars["reload_from_date"] = reload_from_date
+    args = ["build"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     return args
+
+
+def partition_window_vars(first_day: date, end_exclusive: date, as_of_tag: str | None) -> tuple[str, str]:
+    """(as_of_date, reload_from_date) of a partitioned run: the run's as-of tag, else the window's last day."""
+    last_day = end_exclusive - timedelta(days=1)
+    return (as_of_tag or last_day.isoformat()), first_day.isoformat()
+
+
+def run_dbt_vars(tags: dict[str, str]) -> tuple[str | None, str | None]:
+    """(as_of_date, reload_from_date) from a run's tags, the same for every dbt invocation of the run:
+    identical vars let dbt reuse its partial parse instead of parsing the project again each time."""
+    return tags.get(AS_OF_TAG), tags.get(ASSET_PARTITION_RANGE_START_TAG)
 
 
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
+    select=INCREMENTAL_MODELS,
+    name="warehouse_incremental_models",
+    dagster_dbt_translator=C360DbtTranslator(),
+    partitions_def=daily_partitions(Settings.from_env()),
+    backfill_policy=BackfillPolicy.single_run(),
+    pool=DUCKDB_POOL,
+)
+def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """The large event tables, loaded incrementally for the run's range of export dates."""
+    window = context.partition_time_window
+    as_of, reload_from = partition_window_vars(
+        window.start.date(), window.end.date(), context.run.tags.get(AS_OF_TAG)
+    )
+    yield from dbt.cli(dbt_build_args(as_of, reload_from), context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    exclude=INCREMENTAL_MODELS,
+    name="warehouse_models",
     dagster_dbt_translator=C360DbtTranslator(),
     pool=DUCKDB_POOL,
 )
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` of the selected models and their tests (a failing test stops what depends on it)."""
-    as_of = context.run.tags.get(AS_OF_TAG)
-    yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
+def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build` of every other model and its tests (a failing test stops what depends on it)."""
+    yield from dbt.cli(dbt_build_args(*run_dbt_vars(context.run.tags)), context=context).stream()

@@ -36,8 +36,21 @@ def dbt_project() -> DbtProject:
     return project
 
 
-def refresh_manifest() -> Path:
-    """Re-parse the project (fast with partial parsing) so the manifest matches the models on disk."""
+def refresh_manifest(cli_vars: dict[str, str] | None = None) -> Path:
+    """Re-parse the project so the manifest matches the models on disk.
+
+    Parsed with the vars the run's dbt invocations will use (and with DUCKDB_DATABASE already set), so
+    each invocation starts from this partial parse instead of parsing the project again.
+    """
+    import json
+
+    from dagster_dbt import DbtCliResource
+
     project = dbt_project()
-    project.preparer.prepare(project)
+    args = ["parse", "--quiet"]
+    if cli_vars:
+        args += ["--vars", json.dumps(cli_vars, sort_keys=True)]
+    DbtCliResource(project_dir=project).cli(
+        args, target_path=project.project_dir / project.target_path, raise_on_error=True
+    ).wait()
     return project.manifest_path

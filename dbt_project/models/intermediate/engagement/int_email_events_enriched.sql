@@ -21,6 +21,8 @@
 ) }}
 
 {%- set lookback_days = var('engagement_lookback_days', 3) %}
+{#- Set by the Dagster partitioned run: the first export date of the partition range being (re)loaded. -#}
+{%- set reload_from = var('reload_from_date', none) %}
 
 with staged as (
 
@@ -77,5 +79,9 @@ cross join (
 ) as m
 where s.export_date >= {{ dbt.dateadd('day', -lookback_days, 'm.max_export_date') }}
     or s.event_at >= {{ dbt.dateadd('day', -lookback_days, 'm.max_event_at') }}
+    {%- if reload_from %}
+        -- a backfill of older export dates (a late file): reload those days too
+        or s.export_date >= cast('{{ reload_from }}' as date)
+    {%- endif %}
 
 {% endif %}

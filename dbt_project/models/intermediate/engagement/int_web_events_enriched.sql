@@ -30,6 +30,8 @@
 ) }}
 
 {%- set lookback_days = var('engagement_lookback_days', 3) %}
+{#- Set by the Dagster partitioned run: the first export date of the partition range being (re)loaded. -#}
+{%- set reload_from = var('reload_from_date', none) %}
 {%- set timeout_minutes = var('web_session_timeout_minutes', 30) %}
 {%- set base_columns = [
     'message_id', 'event_type', 'event_name', 'page_name', 'anonymous_id', 'user_id', 'customer_id', 'email',
@@ -94,6 +96,10 @@ new_events as (
     cross join stored_max as m
     where s.export_date >= {{ dbt.dateadd('day', -lookback_days, 'm.max_export_date') }}
         or s.event_at >= {{ dbt.dateadd('day', -lookback_days, 'm.max_event_at') }}
+        {%- if reload_from %}
+            -- a backfill of older export dates (a late file): reload those days too
+            or s.export_date >= cast('{{ reload_from }}' as date)
+        {%- endif %}
 
 ),
 
