@@ -1,0 +1,1 @@
+"""Per-entity SQL builders: each turns the simulated world into typed records of one landing entity."""

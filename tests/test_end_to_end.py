@@ -1,0 +1,163 @@
+"""The main command end to end on the `tiny` tier, and the personas of CUSTOMER_360.md in its marts.
+
+`c360 generate` then `c360 run` as a user would type them (subprocesses, their own C360_HOME), once per
+module; every persona assertion reads the warehouse that run built.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+C360 = [sys.executable, "-m", "orchestration.cli"]
+END = date(2026, 10, 31)
+
+
+def c360(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "DAGSTER_", "DUCKDB_"))}
+    environment.update({"C360_HOME": str(home), **env})
+    return subprocess.run([*C360, *args], env=environment, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("c360")
+    generated = c360(["generate", "--tier", "tiny", "--days", "120"], home)
+    assert generated.returncode == 0, generated.stderr
+    ran = c360(["run"], home)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    return home, ran
+
+
+@pytest.fixture(scope="module")
+def warehouse(tiny_run):
+    home, _ = tiny_run
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def person(con, shop_id: int) -> dict:
+    cursor = con.execute("SELECT * FROM marts.customer_360 WHERE shop_customer_id = ?", [shop_id])
+    row = cursor.fetchone()
+    assert row is not None, f"customer {shop_id} missing from customer_360"
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def test_main_command_runs_through_dagster_and_summarises(tiny_run):
+    home, ran = tiny_run
+    assert "succeeded" in ran.stdout
+    assert "raw/shop__orders" in ran.stdout
+    assert (home / "dagster" / "dagster.yaml").exists()
+    assert any((home / "lake" / "raw" / "shop__orders").glob("dt=*/data_0.parquet"))
+
+
+def test_rerun_loads_nothing_twice(tiny_run, tmp_path):
+    home, _ = tiny_run
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    before = con.execute("SELECT count(*) FROM raw.web__events").fetchone()[0]
+    con.close()
+    again = c360(["run"], home)
+    assert again.returncode == 0, again.stderr[-2000:]
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.web__events").fetchone()[0] == before
+    con.close()
+
+
+def test_naomi_negative_experience_recorded_with_reason_and_date(warehouse):
+    naomi = person(warehouse, 1001)
+    assert naomi["orders_count"] == 1
+    assert naomi["late_deliveries_count"] == 1
+    assert naomi["last_review_rating"] == 1
+    # Her latest negative experience: the support ticket rated "bad", the day after her 1-star review.
+    assert naomi["last_negative_experience_reason"] == "csat"
+    assert naomi["last_negative_experience_at"] == datetime(2026, 10, 27, 9, 0)
+    assert naomi["sentiment"] == "negative"
+    assert naomi["lifecycle_stage"] == "first_time"
+
+
+def test_chrissy_points_balance_expiry_and_tier_change_are_exact(warehouse):
+    chrissy = person(warehouse, 1002)
+    # Lots 89 (expired), 239, 102, 141, 500; an expiry of 89 and a redemption of 200 consume FIFO, so
+    # 39 of the 239-point lot remain and expire on 2026-11-20, within 30 days of the as-of date.
+    assert chrissy["loyalty_points_balance"] == 39 + 102 + 141 + 500
+    assert chrissy["points_expiring_30d"] == 39
+    assert chrissy["next_points_expiry_at"] == datetime(2026, 11, 20, 23, 59, 59)
+    assert (chrissy["previous_loyalty_tier"], chrissy["loyalty_tier"]) == ("silver", "gold")
+    assert chrissy["loyalty_tier_changed_at"].date() == date(2026, 10, 28)
+
+
+def test_marshall_subscribed_products_are_listed(warehouse):
+    marshall = person(warehouse, 1003)
+    assert marshall["active_subscriptions_count"] == 1
+    assert marshall["subscribed_product_ids"] == "P-200"
+    assert marshall["subscribed_categories"] == "filters"
+
+
+@pytest.mark.parametrize("shop_id, consent", [
+    (1004, "unsubscribed"), (1005, "bounced"), (1006, "spam_complaint"), (1001, "subscribed"),
+])
+def test_email_consent_of_the_consent_personas(warehouse, shop_id, consent):
+    assert person(warehouse, shop_id)["email_consent"] == consent
+
+
+def test_advocate_and_drifting_loyal_customer(warehouse):
+    ava = person(warehouse, 1008)
+    assert ava["lifecycle_stage"] == "advocate" and ava["referrals_converted"] >= 2
+    larry = person(warehouse, 1009)
+    assert larry["orders_count"] >= 4 and larry["activity_status"] in ("at_risk", "lapsed")
+
+
+def test_the_erased_person_is_nowhere_in_the_built_warehouse(warehouse):
+    relations = warehouse.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('intermediate', 'marts', 'segments')"
+    ).fetchall()
+    assert relations
+    for schema, table in relations:
+        columns = [r[0] for r in warehouse.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, table]).fetchall()]
+        for column in ("email", "identifier", "identifier_value"):
+            if column in columns:
+                hits = warehouse.execute(
+                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
+                    ["%erin.erased@example.com%"]).fetchone()[0]
+                assert hits == 0, f"{schema}.{table}.{column}"
+        if "shop_customer_id" in columns:
+            hits = warehouse.execute(
+                f'SELECT count(*) FROM "{schema}"."{table}" WHERE shop_customer_id = 1007').fetchone()[0]
+            assert hits == 0, f"{schema}.{table}"
+
+
+def test_revenue_reconciles_between_customers_and_orders(warehouse):
+    customers = warehouse.execute("SELECT sum(lifetime_net_revenue) FROM marts.customer_360").fetchone()[0]
+    orders = warehouse.execute(
+        "SELECT sum(net_revenue) FROM intermediate.int_orders_unioned "
+        "WHERE is_revenue_order AND customer_key IS NOT NULL").fetchone()[0]
+    assert customers == orders and customers > 0
+
+
+def test_a_landing_zone_with_only_the_required_sources_runs_end_to_end(tmp_path):
+    home = tmp_path / "shop-only"
+    landing = home / "landing"
+    from orchestration.sample_data import generate
+
+    generate(landing, tier="tiny", days=30, sources={"shop"})
+    assert {p.name for p in landing.iterdir() if not p.name.startswith("_")} == {"shop"}
+    ran = c360(["run"], home)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "absent optional sources" in ran.stdout
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    rows, with_orders, points = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE orders_count > 0), sum(loyalty_points_balance) "
+        "FROM marts.customer_360").fetchone()
+    assert rows > 0 and with_orders > 0 and points == 0
+    assert con.execute("SELECT count(*) FROM raw.web__events").fetchone()[0] == 0
+    con.close()
