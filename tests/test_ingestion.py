@@ -258,3 +258,51 @@ def test_upsert_versions_are_all_kept_in_raw(landing, raw_root, tmp_path):
     load(landing, raw_root, entity=get_entity("shop__customers"))
     con = warehouse(tmp_path, raw_root)
     assert con.execute("SELECT count(*) FROM raw.shop__customers WHERE id = 1").fetchone()[0] == 2
+
+
+# The reason ingestion gives for each kind of dirt the generator injects.
+REASON_OF_KIND = {
+    "not_json": "not valid JSON",
+    "truncated": "not valid JSON",
+    "missing_required": "missing required field",
+    "wrong_type": "wrong type for",
+    "too_many_columns": "too many columns",
+    "far_future": "timestamp in the future",
+}
+
+
+def test_generated_dirt_of_every_kind_is_quarantined_exactly_and_nothing_is_lost(tmp_path, raw_root):
+    from orchestration.sample_data import DirtRates, generate
+    from orchestration.sample_data.config import QUARANTINE_KINDS
+
+    landing_root = tmp_path / "landing"
+    summary = generate(landing_root, tier="tiny", days=30, dirt=DirtRates.heavy())
+    scan = scan_landing(landing_root)
+    con = connect()
+    for name, files in scan.files.items():
+        load_entity(con, get_entity(name), files, raw_root, scan.dates)
+    con.close()
+    wh = warehouse(tmp_path, raw_root)
+    for name, entity_summary in summary.entities.items():
+        source, entity = name.split("__")
+        quarantined = dict(wh.execute(
+            "SELECT reason, count(*) FROM raw.quarantine WHERE source = ? AND entity = ? GROUP BY reason",
+            [source, entity]).fetchall())
+        for reason_prefix in set(REASON_OF_KIND.values()):
+            injected = sum(entity_summary.dirt.get(kind, 0) for kind in QUARANTINE_KINDS
+                           if REASON_OF_KIND[kind] == reason_prefix)
+            found = sum(n for reason, n in quarantined.items() if reason.startswith(reason_prefix))
+            assert found == injected, f"{name}: {reason_prefix!r} quarantined {found}, injected {injected}"
+    assert sum(e.quarantine_expected for e in summary.entities.values()) > 0
+    # Per file: every line read is either loaded or quarantined.
+    bad = wh.execute(
+        "SELECT file FROM raw.load_manifest WHERE status = 'loaded' AND rows_read <> rows_loaded + rows_quarantined"
+    ).fetchall()
+    assert bad == []
+    read = wh.execute("SELECT sum(rows_read) FROM raw.load_manifest WHERE status = 'loaded'").fetchone()[0]
+    loaded = sum(wh.execute(f"SELECT count(*) FROM raw.{e.name}").fetchone()[0] for e in ENTITIES)
+    quarantined_total = wh.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
+    assert read == loaded + quarantined_total
+    # The generator's identical re-deliveries are recorded as duplicates, not loaded twice.
+    duplicates = wh.execute("SELECT count(*) FROM raw.load_manifest WHERE status = 'duplicate'").fetchone()[0]
+    assert duplicates == sum(1 for fs in summary.files.values() for f in fs if "redelivery" in f) > 0
