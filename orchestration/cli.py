@@ -60,8 +60,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     size = sum(e.bytes for e in summary.entities.values())
     print(f"wrote {files:,} files, {lines:,} lines, {size / 1e6:,.1f} MB to {out} in {elapsed:,.1f} s")
     for name, e in sorted(summary.entities.items()):
-        dirt = sum(e.dirt.values())
-        print(f"  {name:32s} {e.files:6,} files {e.lines:12,} lines {dirt:8,} dirty")
+        print(f"  {name:32s} {e.files:6,} files {e.lines:12,} lines {e.quarantine_expected:8,} bad lines")
     return 0
 
 

@@ -310,6 +310,17 @@ def test_deterministic_and_seed_sensitive(tmp_path):
     assert sa.parameters["seed"] == 11
 
 
+def test_same_bytes_whatever_the_thread_count(tmp_path, monkeypatch):
+    """Ordering never depends on parallelism: one DuckDB thread writes the very same files."""
+    import orchestration.sample_data.generator as gen
+    from orchestration.sample_data import sqlkit
+
+    generate(tmp_path / "multi", tier="tiny", days=21, seed=11)
+    monkeypatch.setattr(gen, "connect", lambda seed, tmp: sqlkit.connect(seed, tmp, threads=1))
+    generate(tmp_path / "single", tier="tiny", days=21, seed=11)
+    assert tree_hash(tmp_path / "multi") == tree_hash(tmp_path / "single")
+
+
 def test_gzip_option(tmp_path):
     out = tmp_path / "gz"
     summary = generate(out, tier="tiny", days=14, seed=5, gzip=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from orchestration.ingestion.entities import Entity, Field
+from orchestration.ingestion.entities import ENTITIES, Entity, Field
 
 from .context import Ctx
 from .dirt import (
@@ -35,8 +35,6 @@ MAX_SHIFT_DAYS = 7  # late arrivals move at most 6 days, cross-file duplicates 1
 
 def salt(entity: Entity) -> int:
     """A per-entity salt for dirt draws (stable: derived from the entity's position in the contract)."""
-    from orchestration.ingestion.entities import ENTITIES
-
     return 5000 + 10 * [e.name for e in ENTITIES].index(entity.name)
 
 
@@ -69,15 +67,14 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def _ts(col: str, tag_offsets: bool) -> str:
+def _ts(col: str) -> str:
+    """ISO-8601 in UTC (`Z`), or the same instant in another offset for `offset_timestamps` dirt."""
     z = f"strftime({col}, '%Y-%m-%dT%H:%M:%SZ')"
-    if not tag_offsets:
-        return z
+    pick = f"(floor(_u2 * {len(OFFSETS)})::INT + 1)"
     mins = sql_list([m for m, _ in OFFSETS])
     sufs = sql_list([s for _, s in OFFSETS])
-    n = len(OFFSETS)
-    return (f"CASE WHEN tag = 'offset_timestamps' THEN strftime({col} + to_minutes({mins}[_oi]), "
-            f"'%Y-%m-%dT%H:%M:%S') || {sufs}[_oi] ELSE {z} END").replace("_oi", f"(floor(_u2 * {n})::INT + 1)")
+    return (f"CASE WHEN tag = 'offset_timestamps' THEN strftime({col} + to_minutes({mins}[{pick}]), "
+            f"'%Y-%m-%dT%H:%M:%S') || {sufs}[{pick}] ELSE {z} END")
 
 
 def _messy_email(col: str) -> str:
@@ -86,7 +83,7 @@ def _messy_email(col: str) -> str:
         WHEN 0 THEN upper({col})
         WHEN 1 THEN ' ' || upper({col}[1]) || {col}[2:]
         WHEN 2 THEN replace({col}, '@example', '@Example') || ' '
-        ELSE '  ' || upper({col}[1]) || replace({col}[2:], '.', '.') || ' ' END)"""
+        ELSE '  ' || upper({col}[1]) || {col}[2:] || ' ' END)"""
 
 
 def _value(entity: Entity, f: Field, csv: bool) -> str:
@@ -108,7 +105,7 @@ def _value(entity: Entity, f: Field, csv: bool) -> str:
         v = f"{col}::VARCHAR"
         return f"coalesce({v}, {null})" if csv or f.type == "int" else f"coalesce('\"' || {v} || '\"', 'null')"
     if f.type == "timestamp":
-        v = _ts(col, True)
+        v = _ts(col)
         return f"coalesce({v}, '')" if csv else f"coalesce('\"' || {v} || '\"', 'null')"
     if f.type == "bool":
         return f"CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' ELSE {null} END"
