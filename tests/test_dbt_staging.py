@@ -13,54 +13,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import Landing, customer, order
+from warehouse_helpers import DBT_PROJECT_DIR, build_warehouse
+from warehouse_helpers import run_dbt as dbt
 
-from orchestration.ingestion.entities import ENTITIES
-from orchestration.ingestion.landing import scan_entity
-from orchestration.ingestion.loader import connect, load_entity
-from orchestration.ingestion.raw_views import create_raw_views
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 AS_OF = "2026-02-03"
 POS_HEADER = ("transaction_id,line_number,store_id,occurred_at,customer_email,shop_customer_id,product_id,"
               "sku,category,quantity,unit_price,currency\n")
-
-
-def build_warehouse(landing_root: Path, home: Path) -> Path:
-    """Load every entity of the landing zone into a raw layer and a warehouse with the raw views."""
-    raw_root = home / "lake" / "raw"
-    con = connect(memory_limit="1GB", threads=1)
-    try:
-        for entity in ENTITIES:
-            files, problems = scan_entity(landing_root, entity)
-            assert not problems, problems
-            if files:
-                result = load_entity(con, entity, files, raw_root, sorted({f.file_date for f in files}))
-                assert result.rows_quarantined == 0, entity.name
-    finally:
-        con.close()
-    database = home / "warehouse.duckdb"
-    wh = duckdb.connect(str(database))
-    try:
-        create_raw_views(wh, raw_root)
-    finally:
-        wh.close()
-    return database
-
-
-def dbt(database: Path, work: Path, *args: str):
-    """Invoke dbt in-process against `database`, with target and log folders under `work`."""
-    from dbt.cli.main import dbtRunner
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DUCKDB_DATABASE", str(database))
-        mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        return dbtRunner().invoke([
-            *args,
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(work / "target"),
-            "--log-path", str(work / "logs"),
-        ])
 
 
 def assert_built(result) -> None:

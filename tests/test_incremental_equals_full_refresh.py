@@ -24,13 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import Landing, customer, order
+from warehouse_helpers import build_warehouse, run_dbt
 
-from orchestration.ingestion.entities import ENTITIES
-from orchestration.ingestion.landing import scan_entity
-from orchestration.ingestion.loader import connect, load_entity
-from orchestration.ingestion.raw_views import create_raw_views
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(6)]
 D1, D2, D3, D4, D5, D6 = DAYS
 FIRST_INCREMENTAL = 3  # the incremental warehouse starts as of DAYS[2] (day 3), then runs days 4, 5, 6
@@ -157,40 +152,12 @@ def write_landing(landing: Landing) -> None:
 
 def load_days(landing_root: Path, home: Path, days: list[date]) -> Path:
     """Load the given export days of every entity into home's raw layer; (re)create the warehouse's views."""
-    raw_root = home / "lake" / "raw"
-    con = connect(memory_limit="1GB", threads=1)
-    try:
-        for entity in ENTITIES:
-            files, problems = scan_entity(landing_root, entity)
-            assert not problems, problems
-            if files:
-                result = load_entity(con, entity, files, raw_root, days)
-                assert result.rows_quarantined == 0, entity.name
-    finally:
-        con.close()
-    database = home / "warehouse.duckdb"
-    wh = duckdb.connect(str(database))
-    try:
-        create_raw_views(wh, raw_root)
-    finally:
-        wh.close()
-    return database
+    return build_warehouse(landing_root, home, days)
 
 
 def dbt(database: Path, work: Path, *args: str) -> None:
     """Invoke dbt in-process against `database` (own target and log folders); every node must succeed."""
-    from dbt.cli.main import dbtRunner
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DUCKDB_DATABASE", str(database))
-        mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        result = dbtRunner().invoke([
-            *args,
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(work / "target"),
-            "--log-path", str(work / "logs"),
-        ])
+    result = run_dbt(database, work, *args)
     assert result.exception is None, result.exception
     bad = [(r.node.name, str(r.status), r.message) for r in result.result.results
            if str(r.status) in ("error", "fail", "runtime error", "skipped")]
