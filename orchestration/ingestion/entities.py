@@ -58,13 +58,6 @@ class Entity:
         """Names of the fields without which a record is quarantined."""
         return tuple(f.name for f in self.fields if f.required)
 
-    def field(self, name: str) -> Field:
-        """The field called `name`."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
 
 def _f(spec: str) -> Field:
     """Parse a compact field spec: `name`, `name:type`, a trailing `!` marks it required."""

@@ -132,11 +132,6 @@ def connect(memory_limit: str = "3GB", threads: int | None = None) -> duckdb.Duc
     return con
 
 
-def partition_dir(raw_root: Path, entity: Entity, day: date) -> Path:
-    """The folder of one raw partition."""
-    return raw_root / entity.name / f"dt={day.isoformat()}"
-
-
 def _existing_manifest(con, raw_root: Path, entity: Entity) -> dict[date, dict[str, tuple[str, str]]]:
     """Per loaded day: file -> (sha256, status), read from the partitions' `_manifest` files."""
     pattern = str(raw_root / entity.name / "dt=*" / MANIFEST_FILE)
@@ -508,6 +503,6 @@ def has_partitions(raw_root: Path, entity: Entity, file_name: str = DATA_FILE) -
 
 
 __all__ = [
-    "EntityLoadResult", "FileResult", "PartitionResult", "connect", "load_entity", "partition_dir",
+    "EntityLoadResult", "FileResult", "PartitionResult", "connect", "load_entity",
     "plan_partitions", "raw_schema_sql", "has_partitions", "MANIFEST_COLUMNS",
 ]
