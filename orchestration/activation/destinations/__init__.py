@@ -1,0 +1,1 @@
+"""Destination clients: Klaviyo, Mailchimp and the file outbox."""

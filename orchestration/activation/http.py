@@ -1,0 +1,221 @@
+"""HTTP plumbing shared by the destination clients: rate limits, retries, call counting.
+
+Retries cover only transport errors, 429 and 5xx (honouring `Retry-After`, exponential backoff with
+jitter, bounded attempts). Every other 4xx is returned to the caller, which records the rows as
+rejected. Nothing here logs headers or bodies: API keys and personal data never reach the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+class RetryExhausted(Exception):
+    """A retryable failure (transport, 429, 5xx) persisted through every allowed attempt."""
+
+    def __init__(self, operation: str, attempts: int, status_code: int | None, detail: str):
+        self.operation = operation
+        self.attempts = attempts
+        self.status_code = status_code
+        self.detail = detail
+        super().__init__(f"{operation}: gave up after {attempts} attempts ({status_code or 'transport'}: {detail})")
+
+
+class DestinationFatal(Exception):
+    """The destination refuses the whole sync (bad credentials, missing permission, gone list)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; time_scale > 1 shrinks every wait (tests, benchmarks)."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    time_scale: float = 1.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt + 1` (attempt counts from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # "Equal jitter": at least half the ceiling, so retries spread out but still back off.
+        return (ceiling / 2 + random.uniform(0, ceiling / 2)) / self.time_scale
+
+
+class RateLimiter:
+    """Sliding-window limiter: at most `count` calls in any `seconds` window, for every window given.
+
+    Klaviyo states per-endpoint burst (per second) and steady (per minute) limits; a sliding log is
+    the strictest reading of both. `time_scale` divides the windows (a scaled test server does too).
+    """
+
+    def __init__(self, windows: list[tuple[int, float]], *, time_scale: float = 1.0):
+        self.windows = [(count, seconds / time_scale) for count, seconds in windows]
+        self._log: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._blocked_until = 0.0
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Block until one more call is allowed, then record it."""
+        longest = max((s for _, s in self.windows), default=0.0)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._log and self._log[0] <= now - longest:
+                    self._log.popleft()
+                wait = max(0.0, self._blocked_until - now)
+                for count, seconds in self.windows:
+                    in_window = [t for t in self._log if t > now - seconds] if seconds < longest else self._log
+                    if len(in_window) >= count:
+                        wait = max(wait, in_window[len(in_window) - count] + seconds - now)
+                if wait <= 0:
+                    self._log.append(now)
+                    return
+            self.waited += wait
+            time.sleep(wait)
+
+    def block_for(self, seconds: float) -> None:
+        """Hold every caller back (a 429 said so), measured from now."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+
+class CallStats:
+    """Thread-safe counts of API calls (per operation) and retries."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.retries = 0
+        self.throttled = 0
+
+    def add_call(self, operation: str) -> None:
+        """Count one HTTP request."""
+        with self._lock:
+            self.calls[operation] += 1
+
+    def add_retry(self, throttled: bool) -> None:
+        """Count one retry (and whether it followed a 429)."""
+        with self._lock:
+            self.retries += 1
+            self.throttled += int(throttled)
+
+    @property
+    def total(self) -> int:
+        """All HTTP requests made."""
+        return sum(self.calls.values())
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date; fall back to our own backoff
+
+
+class HttpClient:
+    """One destination's HTTP access: base URL, auth, per-operation limits, retries, concurrency cap."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        limits: Mapping[str, RateLimiter] | None = None,
+        default_limit: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: tuple[float, float] = (10.0, 120.0),
+        max_connections: int = 10,
+        stats: CallStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers or {})
+        self._auth = auth
+        self.limits = dict(limits or {})
+        self.default_limit = default_limit
+        self.policy = policy or RetryPolicy()
+        self.timeout = timeout
+        self.stats = stats or CallStats()
+        self._sleep = sleep
+        self._connections = threading.BoundedSemaphore(max_connections)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never show the key
+        return f"HttpClient({self.base_url!r})"
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self._headers)
+            if self._auth:
+                session.auth = self._auth
+            self._local.session = session
+        return session
+
+    def request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: Mapping[str, object] | None = None,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        """Send a request with rate limiting and retries; return the first non-retryable response.
+
+        Raises RetryExhausted when transport errors, 429 or 5xx persist, and DestinationFatal on 401/403.
+        """
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        limiter = self.limits.get(operation, self.default_limit)
+        attempt = 0
+        while True:
+            attempt += 1
+            if limiter is not None:
+                limiter.acquire()
+            status: int | None = None
+            wait: float | None = None
+            try:
+                with self._connections:
+                    self.stats.add_call(operation)
+                    response = self._session().request(
+                        method, url, json=json, params=params, data=data, timeout=self.timeout
+                    )
+                status = response.status_code
+                if status in (401, 403):
+                    raise DestinationFatal(f"{operation}: HTTP {status} (check the API key and its scopes)")
+                if status != 429 and status < 500:
+                    return response
+                detail = response.text[:200]
+                ra = _retry_after(response)
+                if ra is not None:
+                    wait = ra / self.policy.time_scale
+                    if status == 429 and limiter is not None:
+                        limiter.block_for(wait)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                detail = type(exc).__name__
+            if attempt >= self.policy.max_attempts:
+                raise RetryExhausted(operation, attempt, status, detail)
+            if wait is None:
+                wait = self.policy.backoff(attempt)
+            else:
+                wait += random.uniform(0, 0.1) / self.policy.time_scale  # small jitter on top of Retry-After
+            self.stats.add_retry(status == 429)
+            log.info("%s: attempt %d got %s, retrying in %.3fs", operation, attempt, status or detail, wait)
+            self._sleep(wait)

@@ -1,0 +1,128 @@
+"""Test helpers: build a published serving.duckdb, run syncs with fast options, inspect the state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from orchestration.activation import SegmentSpec, SyncOptions, run_erasures, run_sync
+
+SPEC = SegmentSpec(
+    model="seg_test",
+    purpose="marketing",
+    holdout_share=0.1,
+    identifier="email",
+    mode="mirror",
+    destinations=("file", "klaviyo", "mailchimp"),
+    list_name="C360 test",
+    fields={"first_name": "first_name", "points_balance": "points"},
+)
+
+# Tiny batches and a 1000x time scale keep the tests fast while every batching/limit path is exercised.
+FAST = SyncOptions(
+    time_scale=1000.0,
+    base_delay=1.0,
+    max_attempts=5,
+    timeout=(2.0, 2.0),
+    klaviyo_batch_size=4,
+    klaviyo_list_batch_size=3,
+    mailchimp_batch_size=3,
+    poll_interval=1.0,
+)
+
+
+def member(i: int, **overrides) -> dict:
+    """A segment row for customer i."""
+    row = {
+        "customer_key": f"c{i:04d}",
+        "email": f"person{i:04d}@example.com",
+        "first_name": f"Name{i}",
+        "is_holdout": False,
+        "email_consent": "subscribed",
+        "segment_reason": "test",
+        "points": 100 + i,
+    }
+    row.update(overrides)
+    return row
+
+
+def members(n: int, start: int = 1) -> list[dict]:
+    """Rows for customers start .. start+n-1."""
+    return [member(i) for i in range(start, start + n)]
+
+
+class Warehouse:
+    """A serving.duckdb published like the pipeline does (temp file + rename) and a working warehouse."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.serving = root / "serving.duckdb"
+        self.warehouse = root / "warehouse.duckdb"
+        self.outbox = root / "outbox"
+
+    def publish(self, rows: list[dict], *, consent: dict[str, str] | None = None, erased: list[str] = (),
+                salt: str = "c360", table: str = "seg_test") -> None:
+        """Write the segment table, marts.customer_360 (consent overrides) and marts.erased_identifiers."""
+        tmp = self.root / "serving.tmp.duckdb"
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        con.execute("CREATE SCHEMA segments; CREATE SCHEMA marts")
+        con.execute(
+            f"CREATE TABLE segments.{table} (customer_key VARCHAR, email VARCHAR, first_name VARCHAR, "
+            "is_holdout BOOLEAN, email_consent VARCHAR, segment_reason VARCHAR, points INTEGER)"
+        )
+        con.executemany(
+            f"INSERT INTO segments.{table} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[r["customer_key"], r["email"], r["first_name"], r["is_holdout"], r["email_consent"],
+              r["segment_reason"], r["points"]] for r in rows],
+        )
+        con.execute("CREATE TABLE marts.customer_360 (customer_key VARCHAR, email VARCHAR, email_consent VARCHAR, "
+                    "email_consent_updated_at TIMESTAMP)")
+        people = {r["email"]: r for r in rows if r["email"]}
+        for email, state in (consent or {}).items():
+            people.setdefault(email, {"customer_key": "x-" + email, "email": email})
+            people[email] = {**people[email], "email_consent": state}
+        con.executemany(
+            "INSERT INTO marts.customer_360 VALUES (?, ?, ?, TIMESTAMP '2026-01-01')",
+            [[p["customer_key"], e, p.get("email_consent", "subscribed")] for e, p in people.items()],
+        )
+        con.execute("CREATE TABLE marts.erased_identifiers (identifier_hash VARCHAR)")
+        for email in erased:
+            con.execute("INSERT INTO marts.erased_identifiers SELECT md5(? || ':email:' || ?)", [salt, email])
+        con.close()
+        os.replace(tmp, self.serving)
+
+    def env(self, klaviyo=None, mailchimp=None) -> dict[str, str]:
+        """Environment with keys and base URLs of the given fake servers."""
+        env = {}
+        if klaviyo is not None:
+            env.update(KLAVIYO_API_KEY=klaviyo.api_key, KLAVIYO_BASE_URL=klaviyo.url)
+        if mailchimp is not None:
+            env.update(MAILCHIMP_API_KEY=mailchimp.api_key, MAILCHIMP_BASE_URL=mailchimp.url + "/3.0")
+        return env
+
+    def sync(self, destination: str, env: dict, spec: SegmentSpec = SPEC, options: SyncOptions = FAST, **kw):
+        """run_sync with this warehouse's paths."""
+        return run_sync(spec, destination, serving_db=self.serving, warehouse_db=self.warehouse,
+                        outbox_dir=self.outbox, env=env, options=options, **kw)
+
+    def erase(self, env: dict, options: SyncOptions = FAST):
+        """run_erasures with this warehouse's paths."""
+        return run_erasures(serving_db=self.serving, warehouse_db=self.warehouse, outbox_dir=self.outbox, env=env,
+                            options=options)
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        """Run a query on the working warehouse (read-only)."""
+        con = duckdb.connect(str(self.warehouse), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+
+def segment_emails(rows: list[dict]) -> set[str]:
+    """Emails that should be on the list: not holdout, has email, not suppressed by consent."""
+    return {r["email"] for r in rows if r["email"] and not r["is_holdout"]
+            and r["email_consent"] not in ("unsubscribed", "bounced", "spam_complaint")}
