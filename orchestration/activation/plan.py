@@ -202,16 +202,17 @@ def summarize(plan: Plan, spec: SegmentSpec, destination: str, *, blocked: str |
     return "\n".join(lines)
 
 
-def breaker_reason(plan: Plan, max_change_share: float) -> str | None:
+def breaker_reason(plan: Plan, max_change_share: float, *, established: bool = True) -> str | None:
     """Why the circuit breaker blocks this plan, or None.
 
     Blocks when the segment emptied while members are on the list, or when the planned change is
-    more than `max_change_share` of the audience already on the list. A first sync (nothing on the
-    list yet) is never blocked by share.
+    more than `max_change_share` of the audience already on the list. The share rule protects an
+    established audience only: until a run has completed (`established`), e.g. a first sync or its
+    restart after a crash, it does not apply.
     """
     if plan.previous_audience > 0 and plan.audience == 0:
         return f"the segment emptied ({plan.previous_audience} members on the list)"
-    if plan.previous_audience > 0:
+    if plan.previous_audience > 0 and established:
         share = plan.changes / plan.previous_audience
         if share > max_change_share:
             return (

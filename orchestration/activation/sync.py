@@ -516,7 +516,11 @@ def run_sync(
         result.planned = dict(plan.counts)
         result.audience = plan.audience
         share = spec.max_change_share or options.max_change_share
-        blocked = breaker_reason(plan, share)
+        established = con.execute(
+            "SELECT count(*) > 0 FROM activation.sync_runs WHERE sync_id = ? AND status = 'success' AND NOT dry_run",
+            [sync_id],
+        ).fetchone()[0]
+        blocked = breaker_reason(plan, share, established=established)
         result.plan_summary = summarize(plan, spec, destination, blocked=blocked)
         if dry_run:
             result.status = "dry_run"

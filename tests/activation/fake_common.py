@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,12 +199,13 @@ def validate_request(op: Operation, request: Request, body) -> None:
 
 def validate_response(op: Operation, status: int, body) -> None:
     """Check the fake's own response against the documented schema for its status."""
-    schema = op.responses.get(str(status))
-    if schema is None:
-        family = f"{str(status)[0]}XX"
-        schema = op.responses.get(family, op.responses.get("default"))
-        if schema is None and family not in op.responses and "default" not in op.responses:
-            raise SpecViolation(f"{op.operation_id}: status {status} is not documented")
+    family = f"{str(status)[0]}XX"
+    for key in (str(status), family, "default"):
+        if key in op.responses:
+            schema = op.responses[key]
+            break
+    else:
+        raise SpecViolation(f"{op.operation_id}: status {status} is not documented")
     if schema is None:
         if body is not None:
             raise SpecViolation(f"{op.operation_id}: status {status} has no body in the spec")
@@ -247,6 +248,13 @@ class Injection:
     retry_after: str | None = None
 
 
+class _Handler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
 class FakeServer:
     """A threaded local HTTP server dispatching to documented operations, with failure injection."""
 
@@ -259,7 +267,7 @@ class FakeServer:
         self.ops: list[tuple] = []  # state-changing operations applied, e.g. ("list_add", email)
         self.violations: list[str] = []
         self.latency = 0.0  # seconds each request takes (outside the state lock), to make concurrency visible
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
