@@ -189,7 +189,10 @@ class MailchimpDestination(Destination):
                 elif err.get("error_code") == "ERROR_CONTACT_EXISTS":
                     known.append(row)  # exists already: update without touching its status
                 else:
-                    code = "compliance" if "compliance" in (err.get("error") or "").lower() else err.get("error_code")
+                    text = (err.get("error") or "").lower()
+                    # compliance state and forgotten (permanently deleted) emails are final
+                    final = "compliance" in text or "permanently deleted" in text
+                    code = "compliance" if final else err.get("error_code")
                     outcomes[row.member_key] = RowOutcome.rejected(400, code, err.get("error"))
         if known:
             with ThreadPoolExecutor(max_workers=self.max_connections) as pool:
