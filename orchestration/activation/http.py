@@ -20,6 +20,19 @@ import requests
 log = logging.getLogger(__name__)
 
 
+class _RedactQuery(logging.Filter):
+    """urllib3 logs request lines at DEBUG; their query strings can hold emails (profile look-ups)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(a.split("?", 1)[0] + "?…" if isinstance(a, str) and "?" in a else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuery())
+
+
 class RetryExhausted(Exception):
     """A retryable failure (transport, 429, 5xx) persisted through every allowed attempt."""
 

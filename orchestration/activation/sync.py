@@ -537,9 +537,9 @@ def run_sync(
                 engine.run(plan)
             except _Stop:
                 result.message = "persistent failure: stopped sending; failed rows recorded and replanned next run"
-            except DestinationFatal as exc:
-                result.message = str(exc)
-                result.failed = plan.changes
+            except (DestinationFatal, BatchRejected, RetryExhausted) as exc:
+                # the destination refused the sync itself (credentials, list, audience): nothing more can be sent
+                result.message = f"{destination}: {exc}"
             _tally(engine, plan, result)
         result.api_calls = stats.total
         result.retried = stats.retries
@@ -561,6 +561,10 @@ def run_sync(
         return result
     except SegmentKeyError as exc:
         result.status, result.message = "failed", str(exc)
+        raise SyncFailed(result) from exc
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        # a missing segment table or mapped column: a modelling error, reported before anything is sent
+        result.status, result.message = "failed", f"{spec.model}: {str(exc).splitlines()[0]}"
         raise SyncFailed(result) from exc
     finally:
         result.api_calls = stats.total

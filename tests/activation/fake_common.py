@@ -173,6 +173,19 @@ class SpecViolation(Exception):
     """A request (or a fake's response) does not match the documented schema."""
 
 
+_VALIDATORS: dict[tuple[str, int], jsonschema.protocols.Validator] = {}
+
+
+def _validator(key: str, schema: dict):
+    """A compiled validator per schema (checking the schema itself once)."""
+    cache_key = (key, id(schema))
+    if cache_key not in _VALIDATORS:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        cls.check_schema(schema)
+        _VALIDATORS[cache_key] = cls(schema)
+    return _VALIDATORS[cache_key]
+
+
 def validate_request(op: Operation, request: Request, body) -> None:
     """Check query/header parameters (required, unknown, typed) and the JSON body against the spec."""
     for name, p in op.params.items():
@@ -190,7 +203,7 @@ def validate_request(op: Operation, request: Request, body) -> None:
         if body is None:
             raise SpecViolation(f"{op.operation_id}: a JSON body is required")
         try:
-            jsonschema.validate(body, op.body_schema)
+            _validator(op.operation_id, op.body_schema).validate(body)
         except jsonschema.ValidationError as exc:
             raise SpecViolation(f"{op.operation_id}: body: {exc.message} at {list(exc.absolute_path)}") from exc
     elif body is not None:
@@ -211,7 +224,7 @@ def validate_response(op: Operation, status: int, body) -> None:
             raise SpecViolation(f"{op.operation_id}: status {status} has no body in the spec")
         return
     try:
-        jsonschema.validate(body, schema)
+        _validator(f"{op.operation_id}:{status}", schema).validate(body)
     except jsonschema.ValidationError as exc:
         raise SpecViolation(f"{op.operation_id}: response {status}: {exc.message}") from exc
 

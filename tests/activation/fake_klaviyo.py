@@ -67,6 +67,7 @@ class FakeKlaviyo(FakeServer):
         self.ids = itertools.count(1)
         self.profiles: dict[str, dict] = {}  # id -> profile
         self.by_email: dict[str, str] = {}
+        self.by_external_id: dict[str, str] = {}
         self.lists: dict[str, dict] = {}  # id -> {"name", "members": set(profile ids)}
         self.jobs: dict[str, dict] = {}
         self.reject_emails: set[str] = set()  # rows reported in a job's import errors
@@ -186,7 +187,7 @@ class FakeKlaviyo(FakeServer):
         email = attrs.get("email")
         pid = self.by_email.get(email) if email else None
         if pid is None and attrs.get("external_id"):
-            pid = next((p for p, v in self.profiles.items() if v.get("external_id") == attrs["external_id"]), None)
+            pid = self.by_external_id.get(attrs["external_id"])
         if pid is None:
             pid = self.add_profile(email)
         profile = self.profiles[pid]
@@ -197,6 +198,8 @@ class FakeKlaviyo(FakeServer):
             profile["properties"][key] = value
         if email:
             self.by_email[email] = pid
+        if profile.get("external_id"):
+            self.by_external_id[profile["external_id"]] = pid
         return pid
 
     def _job_resource(self, jid: str) -> dict:

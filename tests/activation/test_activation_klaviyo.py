@@ -335,3 +335,20 @@ def test_duplicate_identifier_fails_before_anything_is_sent(wh, klaviyo):
     with pytest.raises(SyncFailed, match="not unique"):
         wh.sync("klaviyo", wh.env(klaviyo=klaviyo))
     assert klaviyo.calls == []
+
+
+def test_wrong_key_fails_visibly_and_sends_nothing_more(wh, klaviyo):
+    wh.publish(members(3))
+    env = {**wh.env(klaviyo=klaviyo), "KLAVIYO_API_KEY": "pk_wrong"}
+    with pytest.raises(SyncFailed, match="API key") as failed:
+        wh.sync("klaviyo", env)
+    assert failed.value.result.failed == 3 and "pk_wrong" not in failed.value.result.message
+    assert klaviyo.count() == 1  # the first call was refused: no retry, no further call
+
+
+def test_missing_mapped_column_fails_before_anything_is_sent(wh, klaviyo):
+    wh.publish(members(3))
+    spec = replace(SPEC, fields={"first_name": "no_such_column"})
+    with pytest.raises(SyncFailed, match="no_such_column"):
+        wh.sync("klaviyo", wh.env(klaviyo=klaviyo), spec=spec)
+    assert klaviyo.calls == []
