@@ -31,10 +31,14 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
+    from orchestration.predictions.assets import build_predictions_asset
+    from orchestration.segments.assets import build_segment_history_asset
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
     from orchestration.transform.project import dbt_project
 
     raw_assets = build_raw_assets(settings)
+    predictions = build_predictions_asset(settings)
+    segment_history = build_segment_history_asset(dbt_project().manifest_path, dbt_project().project_dir)
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
@@ -43,7 +47,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     return Definitions(
-        assets=[*raw_assets, warehouse_incremental_models, warehouse_models],
+        assets=[*raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history],
         jobs=[main_job],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),

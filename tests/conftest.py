@@ -71,3 +71,27 @@ def order(id_: int, created: str = "2026-02-01T10:00:00Z", **extra) -> dict:
             "test": False, "currency": "USD", "subtotal_price": "10.00", "total_discounts": "0.00",
             "total_shipping": "0.00", "total_tax": "0.00", "total_price": "10.00",
             "line_items": [{"id": 1, "product_id": "P-100", "quantity": 1, "price": "10.00"}], **extra}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """`c360 generate --tier tiny --days 120` then `c360 run`, once per test session: (home, completed run)."""
+    from pipeline_helpers import c360
+
+    home = tmp_path_factory.mktemp("c360")
+    generated = c360(["generate", "--tier", "tiny", "--days", "120"], home)
+    assert generated.returncode == 0, generated.stderr
+    ran = c360(["run"], home)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    return home, ran
+
+
+@pytest.fixture(scope="session")
+def warehouse(tiny_run):
+    """A read-only connection to the warehouse the tiny run built (tests that write use a copy)."""
+    import duckdb
+
+    home, _ = tiny_run
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    yield con
+    con.close()

@@ -1,53 +1,17 @@
 """The main command end to end on the `tiny` tier, and the personas of CUSTOMER_360.md in its marts.
 
 `c360 generate` then `c360 run` as a user would type them (subprocesses, their own C360_HOME), once per
-module; every persona assertion reads the warehouse that run built.
+test session (fixtures `tiny_run` and `warehouse` in conftest.py); every persona assertion reads the
+warehouse that run built.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
-
-C360 = [sys.executable, "-m", "orchestration.cli"]
-END = date(2026, 10, 31)
-
-
-def c360(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "DAGSTER_", "DUCKDB_"))}
-    environment.update({"C360_HOME": str(home), **env})
-    return subprocess.run([*C360, *args], env=environment, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    home = tmp_path_factory.mktemp("c360")
-    generated = c360(["generate", "--tier", "tiny", "--days", "120"], home)
-    assert generated.returncode == 0, generated.stderr
-    ran = c360(["run"], home)
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    return home, ran
-
-
-@pytest.fixture(scope="module")
-def warehouse(tiny_run):
-    home, _ = tiny_run
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-def person(con, shop_id: int) -> dict:
-    cursor = con.execute("SELECT * FROM marts.customer_360 WHERE shop_customer_id = ?", [shop_id])
-    row = cursor.fetchone()
-    assert row is not None, f"customer {shop_id} missing from customer_360"
-    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+from pipeline_helpers import c360, person
 
 
 def test_main_command_runs_through_dagster_and_summarises(tiny_run):

@@ -10,8 +10,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 
 
 class C360DbtTranslator(DagsterDbtTranslator):
-    """Sources map onto `raw/<source>__<entity>` (one lineage graph from landing file to mart);
-    models are keyed `<schema>/<model>` and grouped by layer."""
+    """Sources in the raw schema map onto `raw/<source>__<entity>` (one lineage graph from landing file to
+    mart); sources the pipeline writes itself (segment history, predictions) onto the Python assets that
+    write them, named in their YAML `meta.dagster.asset_key`; models are keyed `<schema>/<model>` and
+    grouped by layer."""
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -23,6 +25,8 @@ class C360DbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "source":
+            if ((props.get("meta") or {}).get("dagster") or {}).get("asset_key"):
+                return spec  # declared in the source's YAML: a table a Python asset of the pipeline writes
             return spec.replace_attributes(key=AssetKey(["raw", props["identifier"]]))
         if props["resource_type"] in ("model", "seed", "snapshot"):
             layer = props.get("fqn", [None, None])[1] if len(props.get("fqn", [])) > 2 else None

@@ -9,15 +9,8 @@ with graph as (
 
 subscriptions as (
 
-    select
-        coalesce(by_shop_id.customer_key, by_email.customer_key) as customer_key,
-        s.subscription_id,
-        s.product_id,
-        s.category,
-        s.is_active
-    from {{ ref('stg_subscriptions__subscriptions') }} as s
-    left join graph as by_shop_id on by_shop_id.identifier = {{ shop_node('s.customer_id') }}
-    left join graph as by_email on by_email.identifier = {{ email_node('s.email') }}
+    select customer_key, subscription_id, product_id, category, is_active
+    from {{ ref('int_subscriptions_resolved') }}
 
 ),
 

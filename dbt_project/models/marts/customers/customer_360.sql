@@ -1,6 +1,7 @@
 -- customer_360: one row per person, every touchpoint joined (CUSTOMER_360.md). The contract is enforced:
 -- BI and activation read these columns by name and type. Predictive columns (churn probability, predicted
--- orders and CLV, expected next order) arrive with the predictions layer, not faked here.
+-- orders and CLV, expected next order) come from the predictions step (BG/NBD + Gamma-Gamma); they are null
+-- for a person without orders, and for everyone when the models refused thin data.
 
 with profiles as (select * from {{ ref('int_customer_profiles') }}),
 orders as (select * from {{ ref('int_customer_orders') }}),
@@ -11,6 +12,7 @@ consent as (select * from {{ ref('int_customer_consent') }}),
 subscriptions as (select * from {{ ref('int_customer_subscriptions') }}),
 lifecycle as (select * from {{ ref('int_customer_lifecycle') }}),
 loyalty as (select * from {{ ref('int_loyalty_members') }}),
+predictions as (select * from {{ ref('stg_predictions__customer_predictions') }}),
 
 joined as (
 
@@ -35,7 +37,8 @@ joined as (
         sc.rfm_recency_score, sc.rfm_frequency_score, sc.rfm_monetary_score, sc.rfm_segment,
         sc.activity_status,
         lc.lifecycle_stage,
-        lc.lifecycle_stage_since
+        lc.lifecycle_stage_since,
+        pr.churn_probability, pr.predicted_orders_365d, pr.predicted_clv_365d, pr.expected_next_order_at
     from profiles as p
     left join orders as o on o.customer_key = p.customer_key
     left join scores as sc on sc.customer_key = p.customer_key
@@ -45,6 +48,7 @@ joined as (
     left join subscriptions as s on s.customer_key = p.customer_key
     left join lifecycle as lc on lc.customer_key = p.customer_key
     left join loyalty as l on l.customer_id = p.shop_customer_id
+    left join predictions as pr on pr.customer_key = p.customer_key
 
 )
 
@@ -142,5 +146,16 @@ select
     cast(lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
     cast(lifecycle_stage_since as {{ dbt.type_timestamp() }}) as lifecycle_stage_since,
     cast(activity_status as {{ dbt.type_string() }}) as activity_status,
+    cast(churn_probability as {{ type_double() }}) as churn_probability,
+    cast(
+        case
+            when churn_probability >= {{ var('churn_risk_high', 0.66) }} then 'high'
+            when churn_probability >= {{ var('churn_risk_medium', 0.33) }} then 'medium'
+            when churn_probability is not null then 'low'
+        end as {{ dbt.type_string() }}
+    ) as churn_risk_band,
+    cast(predicted_orders_365d as {{ type_double() }}) as predicted_orders_365d,
+    cast(predicted_clv_365d as {{ type_money() }}) as predicted_clv_365d,
+    cast(expected_next_order_at as date) as expected_next_order_at,
     cast({{ as_of_date() }} as date) as as_of_date
 from joined

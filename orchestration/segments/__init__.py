@@ -1,0 +1,1 @@
+"""Segments after dbt builds them: their definitions from the manifest and the membership history."""

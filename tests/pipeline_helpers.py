@@ -1,0 +1,25 @@
+"""Running the `c360` command as a user would, and reading people back from the warehouse it built."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+C360 = [sys.executable, "-m", "orchestration.cli"]
+
+
+def c360(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
+    """Run `c360 <args>` in a subprocess with its own C360_HOME (and nothing of the caller's C360/Dagster env)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "DAGSTER_", "DUCKDB_"))}
+    environment.update({"C360_HOME": str(home), **env})
+    return subprocess.run([*C360, *args], env=environment, capture_output=True, text=True, timeout=900)
+
+
+def person(con, shop_id: int) -> dict:
+    """The customer_360 row of a shop customer, as a dict."""
+    cursor = con.execute("SELECT * FROM marts.customer_360 WHERE shop_customer_id = ?", [shop_id])
+    row = cursor.fetchone()
+    assert row is not None, f"customer {shop_id} missing from customer_360"
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))

@@ -1,0 +1,269 @@
+"""Segments (CUSTOMER_360.md, "Segments"): the personas in the built segments, the shared rules and the
+generic tests that enforce them, the meta validation, and the membership history across as-of dates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+from warehouse_helpers import DBT_PROJECT_DIR, run_dbt
+
+from orchestration.segments.catalog import SegmentDefinition, load_manifest, segment_definitions
+from orchestration.segments.history import HistoryOutOfOrder, record_segment_history
+
+SEGMENTS = [
+    "seg_category_cross_sell", "seg_nurture_engaged_prospects", "seg_points_expiring", "seg_referral_invite",
+    "seg_second_purchase_nudge", "seg_service_recovery", "seg_tier_changed", "seg_winback_at_risk",
+]
+MARKETING = {"seg_category_cross_sell", "seg_nurture_engaged_prospects", "seg_referral_invite",
+             "seg_second_purchase_nudge", "seg_winback_at_risk"}
+EMAILS = {
+    "naomi": "naomi.park@example.com", "chrissy": "chrissy.lee@example.com", "marshall": "marshall.chen@example.com",
+    "uma": "uma.unsub@example.com", "bob": "bob.bounce@example.com", "sam": "sam.spam@example.com",
+}
+
+
+def memberships(con, email: str) -> dict[str, dict]:
+    """Every segment the person is in, with their row."""
+    found = {}
+    for segment in SEGMENTS:
+        cursor = con.execute(f"SELECT * FROM segments.{segment} WHERE email = ?", [email])
+        row = cursor.fetchone()
+        if row is not None:
+            found[segment] = dict(zip([d[0] for d in cursor.description], row, strict=True))
+    return found
+
+
+# ---- personas ------------------------------------------------------------------------------------------
+
+def test_every_segment_is_built(warehouse):
+    tables = {r[0] for r in warehouse.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'segments'").fetchall()}
+    assert set(SEGMENTS) <= tables
+    assert {"segment_memberships", "segment_sizes_daily", "segment_definitions"} <= tables
+
+
+def test_naomi_is_in_service_recovery_and_in_no_marketing_segment(warehouse):
+    naomi = memberships(warehouse, EMAILS["naomi"])
+    assert "seg_service_recovery" in naomi
+    assert naomi["seg_service_recovery"]["negative_experience_reason"] == "csat"
+    assert not MARKETING & naomi.keys(), sorted(naomi)
+
+
+def test_chrissy_points_expiring_and_tier_changed_with_the_right_numbers(warehouse):
+    chrissy = memberships(warehouse, EMAILS["chrissy"])
+    points = chrissy["seg_points_expiring"]
+    assert (points["loyalty_points_balance"], points["points_expiring"]) == (782, 39)
+    assert points["points_expire_at"].isoformat() == "2026-11-20T23:59:59"
+    assert points["first_name"] == "Chrissy" and not points["is_holdout"]
+    tier = chrissy["seg_tier_changed"]
+    assert (tier["previous_loyalty_tier"], tier["loyalty_tier"], tier["tier_change_direction"]) == (
+        "silver", "gold", "upgrade")
+
+
+def test_marshall_is_never_offered_what_he_subscribes_to(warehouse):
+    marshall = memberships(warehouse, EMAILS["marshall"])
+    subscribed = warehouse.execute(
+        "SELECT subscribed_product_ids, subscribed_categories FROM marts.customer_360 WHERE email = ?",
+        [EMAILS["marshall"]]).fetchone()
+    assert subscribed == ("P-200", "filters")
+    # Other coffee buyers are recommended filters (next test); he, who subscribes to them, never is.
+    assert marshall, "Marshall should still be in some segment"
+    for segment, row in marshall.items():
+        assert row.get("recommended_category") != "filters", segment
+        assert row.get("recommended_product_id") != "P-200", segment
+
+
+def test_filters_is_recommended_to_coffee_buyers_who_do_not_subscribe(warehouse):
+    """The counterpart of Marshall's test: the rule excludes him, not the category."""
+    offered = warehouse.execute(
+        "SELECT count(*) FROM segments.seg_category_cross_sell WHERE recommended_category = 'filters'"
+    ).fetchone()[0]
+    assert offered > 0
+
+
+@pytest.mark.parametrize("who", ["uma", "bob", "sam"])
+def test_unsubscribed_bounced_and_spam_complainers_are_in_no_marketing_segment(warehouse, who):
+    assert not MARKETING & memberships(warehouse, EMAILS[who]).keys()
+
+
+def test_bounced_and_spam_complainers_are_in_no_segment_at_all(warehouse):
+    for who in ("bob", "sam"):
+        assert memberships(warehouse, EMAILS[who]) == {}, who
+
+
+def test_marketing_segments_hold_only_subscribed_people_outside_recovery(warehouse):
+    for segment in MARKETING:
+        bad = warehouse.execute(
+            f"SELECT count(*) FROM segments.{segment} AS s JOIN marts.customer_360 AS c USING (customer_key) "
+            "WHERE c.email_consent <> 'subscribed' OR c.sentiment = 'negative'").fetchone()[0]
+        assert bad == 0, segment
+
+
+def test_holdout_share_is_deterministic_and_close_to_the_declared_share(warehouse):
+    rows = warehouse.execute(
+        "SELECT customer_key, is_holdout FROM segments.seg_category_cross_sell").fetchall()
+    assert len(rows) > 50
+    # The documented rule, recomputed outside SQL: md5(customer_key|segment), first 8 hex digits / 2^32.
+    recomputed = {
+        key: int(hashlib.md5(f"{key}|seg_category_cross_sell".encode()).hexdigest()[:8], 16) / 2**32 < 0.1
+        for key, _ in rows
+    }
+    assert all(recomputed[key] == held for key, held in rows)
+    held_out = sum(held for _, held in rows)
+    assert 0 < held_out < len(rows) * 0.3
+
+
+def test_history_recorded_the_first_run(warehouse):
+    sizes = dict(warehouse.execute(
+        "SELECT segment_name, members FROM segments.segment_sizes_daily").fetchall())
+    for segment in SEGMENTS:
+        built = warehouse.execute(f"SELECT count(*) FROM segments.{segment}").fetchone()[0]
+        assert sizes[segment] == built, segment
+    open_rows = warehouse.execute(
+        "SELECT count(*) FROM segments.segment_memberships WHERE exited_at IS NULL").fetchone()[0]
+    assert open_rows == sum(sizes.values())
+
+
+# ---- the generic tests can fail ------------------------------------------------------------------------
+
+@pytest.fixture
+def warehouse_copy(tiny_run, tmp_path):
+    """A writable copy of the tiny run's warehouse (its raw views read the run's lake, left untouched)."""
+    home, _ = tiny_run
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(home / "warehouse.duckdb", copy)
+    return copy
+
+
+def failing_tests(result) -> dict[str, int]:
+    """Failed tests of a dbt invocation, by name, with their failure count."""
+    return {r.node.name: r.failures for r in result.result.results if r.status in ("fail", "error")}
+
+
+def test_segment_rules_catch_a_subscribed_promotion_and_a_consent_breach(warehouse_copy, tmp_path):
+    con = duckdb.connect(str(warehouse_copy))
+    marshall = con.execute("SELECT customer_key FROM marts.customer_360 WHERE email = ?",
+                           [EMAILS["marshall"]]).fetchone()[0]
+    con.execute("UPDATE segments.seg_category_cross_sell SET recommended_category = 'filters' "
+                "WHERE customer_key = ?", [marshall])
+    con.execute("UPDATE segments.seg_referral_invite SET email_consent = 'unsubscribed' "
+                "WHERE customer_key = (SELECT min(customer_key) FROM segments.seg_referral_invite)")
+    con.close()
+    result = run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_category_cross_sell seg_referral_invite",
+                     "--vars", json.dumps({"as_of_date": "2026-10-31"}))
+    failed = failing_tests(result)
+    assert any(name.startswith("segment_rules_seg_category_cross_sell") for name in failed), failed
+    assert any(name.startswith("segment_rules_seg_referral_invite") for name in failed), failed
+
+
+def test_segment_holdout_stable_fails_when_a_recorded_holdout_flips(warehouse_copy, tmp_path):
+    con = duckdb.connect(str(warehouse_copy))
+    con.execute("UPDATE segments.segment_memberships SET is_holdout = NOT is_holdout "
+                "WHERE segment_name = 'seg_category_cross_sell' AND exited_at IS NULL")
+    con.close()
+    result = run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_category_cross_sell",
+                     "--vars", json.dumps({"as_of_date": "2026-10-31"}))
+    failed = failing_tests(result)
+    assert any(name.startswith("segment_holdout_stable_seg_category_cross_sell") for name in failed), failed
+
+
+# ---- meta validation -----------------------------------------------------------------------------------
+
+def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    yml = project / "models" / "segments" / "_segments__models.yml"
+    text = yml.read_text()
+    text = text.replace("purpose: service", "purpose: servise", 1)
+    text = text.replace("points_balance: loyalty_points_balance", "points_balance: loyalty_points", 1)
+    yml.write_text(text)
+    from dbt.cli.main import dbtRunner
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DUCKDB_DATABASE", str(tmp_path / "empty.duckdb"))
+        result = dbtRunner().invoke([
+            "run-operation", "validate_segment_meta", "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        ])
+    assert not result.success
+    message = (tmp_path / "logs" / "dbt.log").read_text()
+    assert "seg_service_recovery: meta.segment.purpose must be marketing or service, got servise" in message
+    assert "seg_points_expiring: meta.activation.fields.points_balance: loyalty_points is not a column" in message
+
+
+def test_the_manifest_lists_every_segment_with_its_settings(tiny_run):
+    manifest = load_manifest(DBT_PROJECT_DIR / "target" / "manifest.json")
+    definitions = {d.name: d for d in segment_definitions(manifest)}
+    assert set(definitions) == set(SEGMENTS)
+    assert {n for n, d in definitions.items() if d.purpose == "marketing"} == MARKETING
+    assert all(d.holdout_share == 0 for n, d in definitions.items() if n not in MARKETING)
+    assert all(d.activation["identifier"] == "email" for d in definitions.values())
+
+
+# ---- membership history across as-of dates -------------------------------------------------------------
+
+def _build_segments(con, as_of: date, members: dict[str, list[tuple[str, bool]]]) -> list[SegmentDefinition]:
+    con.execute("CREATE SCHEMA IF NOT EXISTS segments")
+    definitions = []
+    for name, rows in members.items():
+        con.execute(f"CREATE OR REPLACE TABLE segments.{name} "
+                    "(customer_key VARCHAR, is_holdout BOOLEAN, as_of_date DATE)")
+        for key, holdout in rows:
+            con.execute(f"INSERT INTO segments.{name} VALUES (?, ?, ?)", [key, holdout, as_of])
+        definitions.append(SegmentDefinition(name=name, schema="segments", purpose="marketing",
+                                             holdout_share=0.1, description=name))
+    return definitions
+
+
+def _stays(con) -> set[tuple]:
+    return set(con.execute(
+        "SELECT segment_name, customer_key, entered_at, exited_at, is_holdout FROM segments.segment_memberships"
+    ).fetchall())
+
+
+def test_history_records_entries_and_exits_over_two_as_of_dates():
+    con = duckdb.connect()
+    d1, d2 = date(2026, 10, 30), date(2026, 10, 31)
+    segs = _build_segments(con, d1, {"seg_a": [("k1", False), ("k2", True)], "seg_b": [("k1", False)]})
+    first = record_segment_history(con, segs)
+    assert first.as_of_date == d1 and first.entered == 3 and first.exited == 0
+    segs = _build_segments(con, d2, {"seg_a": [("k2", True), ("k3", False)], "seg_b": [("k1", False)]})
+    second = record_segment_history(con, segs)
+    assert second.sizes["seg_a"] == {"members": 2, "holdout_members": 1, "entered": 1, "exited": 1}
+    assert second.sizes["seg_b"] == {"members": 1, "holdout_members": 0, "entered": 0, "exited": 0}
+    assert _stays(con) == {
+        ("seg_a", "k1", d1, d2, False), ("seg_a", "k2", d1, None, True), ("seg_a", "k3", d2, None, False),
+        ("seg_b", "k1", d1, None, False),
+    }
+    # "entered today" and "left this week" are plain queries
+    assert con.execute("SELECT customer_key FROM segments.segment_memberships "
+                       "WHERE segment_name = 'seg_a' AND entered_at = ?", [d2]).fetchall() == [("k3",)]
+
+
+def test_recording_the_same_date_again_replaces_it_and_older_dates_are_refused():
+    con = duckdb.connect()
+    d1, d2 = date(2026, 10, 30), date(2026, 10, 31)
+    record_segment_history(con, _build_segments(con, d1, {"seg_a": [("k1", False), ("k2", False)]}))
+    record_segment_history(con, _build_segments(con, d2, {"seg_a": [("k2", False), ("k3", False)]}))
+    # A late file changed day 2: k1 is still in after all, k3 never entered.
+    again = record_segment_history(con, _build_segments(con, d2, {"seg_a": [("k1", False), ("k2", False)]}))
+    assert again.sizes["seg_a"] == {"members": 2, "holdout_members": 0, "entered": 0, "exited": 0}
+    assert _stays(con) == {("seg_a", "k1", d1, None, False), ("seg_a", "k2", d1, None, False)}
+    assert con.execute("SELECT count(*) FROM segments.segment_sizes_daily").fetchone()[0] == 2
+    with pytest.raises(HistoryOutOfOrder, match="not rewritten backwards"):
+        record_segment_history(con, _build_segments(con, d1, {"seg_a": [("k9", False)]}))
+    assert ("seg_a", "k9", d1, None, False) not in _stays(con)
+
+
+def test_a_segment_that_empties_closes_every_stay():
+    con = duckdb.connect()
+    d1, d2 = date(2026, 10, 30), date(2026, 10, 31)
+    record_segment_history(con, _build_segments(con, d1, {"seg_a": [("k1", False)], "seg_b": [("k2", False)]}))
+    result = record_segment_history(con, _build_segments(con, d2, {"seg_a": [], "seg_b": [("k2", False)]}))
+    assert result.as_of_date == d2
+    assert result.sizes["seg_a"] == {"members": 0, "holdout_members": 0, "entered": 0, "exited": 1}
