@@ -8,7 +8,7 @@ See ../shared/design/ACTIVATION.md for the behaviour and the consent rules.
 from .erasure import ErasureResult, run_erasures
 from .plan import SegmentKeyError
 from .spec import SegmentSpec, SegmentSpecError, load_segment_specs
-from .sync import SyncBlocked, SyncFailed, SyncOptions, SyncResult, pull_destination_suppressions, run_sync
+from .sync import SyncBlocked, SyncFailed, SyncOptions, SyncResult, run_sync
 
 __all__ = [
     "ErasureResult",
@@ -20,7 +20,6 @@ __all__ = [
     "SyncOptions",
     "SyncResult",
     "load_segment_specs",
-    "pull_destination_suppressions",
     "run_erasures",
     "run_sync",
 ]

@@ -24,6 +24,7 @@ class _RedactQuery(logging.Filter):
     """urllib3 logs request lines at DEBUG; their query strings can hold emails (profile look-ups)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Cut the query string off request-line arguments."""
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(a.split("?", 1)[0] + "?…" if isinstance(a, str) and "?" in a else a
                                 for a in record.args)

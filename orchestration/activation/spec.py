@@ -64,6 +64,7 @@ def _parse_one(node: Mapping, problems: list[str]) -> SegmentSpec | None:
     before = len(problems)
 
     def bad(field_name: str, message: str) -> None:
+        """Record one problem as `<model>: <field>: <message>`."""
         problems.append(f"{model}: {field_name}: {message}")
 
     segment = meta.get("segment")

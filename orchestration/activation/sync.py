@@ -126,6 +126,10 @@ def _preview(row: Row) -> str:
     return json.dumps({"email": row.email, "fields": row.fields}, default=str)[:300]
 
 
+class ListGone(DestinationFatal):
+    """The sync's list (or tag/audience) no longer exists in the destination."""
+
+
 class _Stop(Exception):
     """Internal: stop sending (persistent failure); the rows are already recorded."""
 
@@ -144,11 +148,13 @@ class _Engine:
         self.open_jobs: list[str] = []
 
     def hook(self, event: str, **info) -> None:
+        """Call the test/ops hook with an event name and details."""
         if self.options.hook:
             self.options.hook(event, {"sync_id": self.sync_id, **info})
 
     # -- journal of asynchronous jobs -------------------------------------------------------
     def job_submitted(self, job_id: str, rows: list[Row], add_to_list: bool) -> None:
+        """Journal an accepted asynchronous job (committed at once) so a crash resumes it."""
         payload = json.dumps([{"member_key": r.member_key, "customer_key": r.customer_key, "email": r.email,
                                "row_hash": r.row_hash, "op": r.op, "fields": r.fields} for r in rows], default=str)
         self.con.execute(
@@ -201,6 +207,9 @@ class _Engine:
                 return self.dest.list_add(batch)
             return self.dest.list_remove(batch)
         except BatchRejected as exc:
+            if exc.status_code == 404:
+                # the list / tag / audience itself is gone (deleted in the tool): not a row problem
+                raise ListGone(f"{self.dest.name}: the list or tag was not found ({exc.detail})") from exc
             if len(batch) == 1:
                 return {batch[0].member_key: RowOutcome.rejected(exc.status_code, exc.error_code, exc.detail)}
             log.info("%s: %s batch of %d refused (HTTP %s), splitting", self.sync_id, step, len(batch),
@@ -209,6 +218,7 @@ class _Engine:
             return {**self.call(step, batch[:mid], add_to_list), **self.call(step, batch[mid:], add_to_list)}
 
     def send(self, step: str, rows: list[Row], size: int, add_to_list: bool = False) -> None:
+        """Send rows batch by batch, committing each acknowledged batch before the next."""
         for batch in self.dest.chunks(rows, size):
             self.open_jobs = []
             try:
@@ -368,9 +378,11 @@ def _make_destination(
     policy = RetryPolicy(options.max_attempts, options.base_delay, options.max_delay, options.time_scale)
 
     def refs_get(key: str) -> str | None:
+        """Cached reference of this sync."""
         return get_ref(con, sync_id, key)
 
     def refs_set(key: str, value: str) -> None:
+        """Cache a reference of this sync."""
         set_ref(con, sync_id, key, value, now)
 
     if name == "klaviyo":
@@ -537,6 +549,13 @@ def run_sync(
                 engine.run(plan)
             except _Stop:
                 result.message = "persistent failure: stopped sending; failed rows recorded and replanned next run"
+            except ListGone as exc:
+                # Forget the list and who is on it: the next run finds or re-creates it and adds everyone
+                # again (profiles already acknowledged are not re-sent).
+                con.execute("DELETE FROM activation.destination_refs WHERE sync_id = ?", [sync_id])
+                con.execute("UPDATE activation.sync_state SET in_list = false, added_by_sync = false "
+                            "WHERE sync_id = ?", [sync_id])
+                result.message = f"{exc}; cached reference cleared, the next run re-creates it and re-adds members"
             except (DestinationFatal, BatchRejected, RetryExhausted) as exc:
                 # the destination refused the sync itself (credentials, list, audience): nothing more can be sent
                 result.message = f"{destination}: {exc}"

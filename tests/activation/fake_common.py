@@ -265,6 +265,7 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
 
     def log_request(self, *args, **kwargs) -> None:
+        """Silence the per-request access log."""
         pass
 
 
@@ -282,7 +283,7 @@ class FakeServer:
         self.latency = 0.0  # seconds each request takes (outside the state lock), to make concurrency visible
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -303,12 +304,15 @@ class FakeServer:
 
     # hooks for subclasses
     def authorize(self, request: Request) -> Response | None:  # pragma: no cover - overridden
+        """None when the credentials are right, else the error response."""
         return None
 
     def error(self, status: int, title: str, detail: str, op: Operation | None = None) -> Response:
+        """The vendor's error body for a status."""
         raise NotImplementedError
 
     def before(self, op: Operation, request: Request) -> Response | None:
+        """A response that short-circuits the request (e.g. 429), or None."""
         return None
 
     def _wsgi(self, environ, start_response):

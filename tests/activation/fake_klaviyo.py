@@ -76,11 +76,13 @@ class FakeKlaviyo(FakeServer):
 
     # -- plumbing ----------------------------------------------------------------------------
     def authorize(self, request: Request) -> Response | None:
+        """`Authorization: Klaviyo-API-Key <key>` is required."""
         if request.headers.get("Authorization") != f"Klaviyo-API-Key {self.api_key}":
             return self.error(401, "Not Authenticated", "missing or wrong API key")
         return None
 
     def before(self, op, request: Request) -> Response | None:
+        """Check the revision header and the per-endpoint burst/steady windows (429 + Retry-After)."""
         if request.headers.get("revision") != "2026-07-15":
             return self.error(400, "Invalid revision", f"revision {request.headers.get('revision')!r}", op)
         if not self.enforce_limits:
@@ -99,11 +101,13 @@ class FakeKlaviyo(FakeServer):
         return None
 
     def error(self, status: int, title: str, detail: str, op=None, code: str | None = None) -> Response:
+        """A JSON:API error document."""
         body = {"errors": [{"id": f"err-{next(self.ids)}", "code": code or title.lower().replace(" ", "_"),
                             "title": title, "detail": detail, "source": {"pointer": "/data"}}]}
         return Response(json.dumps(body), status=status, content_type="application/vnd.api+json")
 
     def respond(self, status: int, payload) -> Response:
+        """A JSON:API response."""
         if payload is None:
             return Response(status=status)
         return Response(json.dumps(payload), status=status, content_type="application/vnd.api+json")
@@ -146,6 +150,7 @@ class FakeKlaviyo(FakeServer):
                 "links": {"self": f"{self.url}/api/lists/{lid}"}}
 
     def op_get_lists(self, request, body):
+        """GET /api/lists."""
         data = list(self.lists)
         if "filter" in request.args:
             op, fld, value = _parse_filter(request.args["filter"])
@@ -156,6 +161,7 @@ class FakeKlaviyo(FakeServer):
                      "links": {"self": f"{self.url}/api/lists"}}
 
     def op_create_list(self, request, body):
+        """POST /api/lists."""
         lid = self._new_id("L")
         self.lists[lid] = {"name": body["data"]["attributes"]["name"], "members": set(), "created": _iso()}
         self.ops.append(("create_list", self.lists[lid]["name"]))
@@ -177,9 +183,11 @@ class FakeKlaviyo(FakeServer):
         return 204, None
 
     def op_add_profiles_to_list(self, request, body, id):
+        """POST /api/lists/{id}/relationships/profiles."""
         return self._relationship(request, body, id, add=True)
 
     def op_remove_profiles_from_list(self, request, body, id):
+        """DELETE /api/lists/{id}/relationships/profiles."""
         return self._relationship(request, body, id, add=False)
 
     # -- profiles and bulk import jobs ------------------------------------------------------
@@ -214,6 +222,7 @@ class FakeKlaviyo(FakeServer):
                 "links": {"self": f"{self.url}/api/profile-bulk-import-jobs/{jid}"}}
 
     def op_bulk_import_profiles(self, request, body):
+        """POST /api/profile-bulk-import-jobs."""
         profiles = body["data"]["attributes"]["profiles"]["data"]
         if len(profiles) > 10_000:
             return 400, self.error(400, "Invalid input", "at most 10,000 profiles per job")
@@ -246,6 +255,7 @@ class FakeKlaviyo(FakeServer):
         return 202, {"data": self._job_resource(jid), "links": {"self": f"{self.url}/api/profile-bulk-import-jobs"}}
 
     def op_get_bulk_import_profiles_job(self, request, body, job_id):
+        """GET /api/profile-bulk-import-jobs/{job_id}."""
         if job_id not in self.jobs:
             return 404, self.error(404, "Not found", job_id)
         job = self.jobs[job_id]
@@ -254,6 +264,7 @@ class FakeKlaviyo(FakeServer):
         return 200, {"data": resource, "links": {"self": f"{self.url}/api/profile-bulk-import-jobs/{job_id}"}}
 
     def op_get_errors_for_bulk_import_profiles_job(self, request, body, id):
+        """GET /api/profile-bulk-import-jobs/{id}/import-errors."""
         if id not in self.jobs:
             return 404, self.error(404, "Not found", id)
         size = int(request.args.get("page[size]", 20))
@@ -277,6 +288,7 @@ class FakeKlaviyo(FakeServer):
                 "links": {"self": f"{self.url}/api/profiles/{p['id']}"}}
 
     def op_get_profiles(self, request, body):
+        """GET /api/profiles."""
         rows = list(self.profiles.values())
         if "filter" in request.args:
             op, fld, value = _parse_filter(request.args["filter"])
@@ -300,6 +312,7 @@ class FakeKlaviyo(FakeServer):
 
     # -- consent endpoints (a segment sync must never call these) ----------------------------
     def op_bulk_subscribe_profiles(self, request, body):
+        """POST /api/profile-subscription-bulk-create-jobs."""
         for p in body["data"]["attributes"]["profiles"]["data"]:
             email = p["attributes"].get("email")
             self.ops.append(("subscribe", email))
@@ -309,15 +322,18 @@ class FakeKlaviyo(FakeServer):
         return 202, None
 
     def op_bulk_unsubscribe_profiles(self, request, body):
+        """POST /api/profile-subscription-bulk-delete-jobs."""
         for p in body["data"]["attributes"]["profiles"]["data"]:
             self.ops.append(("unsubscribe", p["attributes"].get("email")))
         return 202, None
 
     def op_bulk_suppress_profiles(self, request, body):
+        """POST /api/profile-suppression-bulk-create-jobs."""
         self.ops.append(("suppress", None))
         return 202, None
 
     def op_request_profile_deletion(self, request, body):
+        """POST /api/data-privacy-deletion-jobs."""
         attrs = body["data"]["attributes"]["profile"]["data"].get("attributes") or {}
         email = attrs.get("email")
         self.ops.append(("delete", email))

@@ -97,6 +97,7 @@ class FakeMailchimp(FakeServer):
                 self.active -= 1
 
     def authorize(self, request: Request) -> Response | None:
+        """HTTP Basic with the API key as password is required."""
         auth = request.headers.get("Authorization", "")
         try:
             _user, _, key = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
@@ -108,6 +109,7 @@ class FakeMailchimp(FakeServer):
         return None
 
     def error(self, status: int, title: str, detail: str, op=None) -> Response:
+        """A problem+json document."""
         body = {"type": "https://mailchimp.com/developer/marketing/docs/errors/", "title": title, "status": status,
                 "detail": detail, "instance": f"inst-{next(self.ids)}"}
         return Response(json.dumps(body), status=status, content_type="application/problem+json")
@@ -124,11 +126,13 @@ class FakeMailchimp(FakeServer):
 
     # -- audiences, merge fields, segments ----------------------------------------------------
     def op_getLists(self, request, body):
+        """GET /3.0/lists."""
         lists = [{"id": lid, "name": a["name"], "date_created": a["created"]} for lid, a in self.audiences.items()]
         return 200, {"lists": lists, "total_items": len(lists),
                      "constraints": {"may_create": True, "max_instances": 100, "current_total_instances": len(lists)}}
 
     def op_getListsIdMergeFields(self, request, body, list_id):
+        """GET /3.0/lists/{list_id}/merge-fields."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -137,6 +141,7 @@ class FakeMailchimp(FakeServer):
         return 200, {"merge_fields": fields, "list_id": list_id, "total_items": len(fields)}
 
     def op_postListsIdMergeFields(self, request, body, list_id):
+        """POST /3.0/lists/{list_id}/merge-fields."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -149,6 +154,7 @@ class FakeMailchimp(FakeServer):
                      "list_id": list_id}
 
     def op_previewASegment(self, request, body, list_id):
+        """GET /3.0/lists/{list_id}/segments."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -157,6 +163,7 @@ class FakeMailchimp(FakeServer):
         return 200, {"segments": segs, "list_id": list_id, "total_items": len(segs)}
 
     def op_postListsIdSegments(self, request, body, list_id):
+        """POST /3.0/lists/{list_id}/segments."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -181,6 +188,7 @@ class FakeMailchimp(FakeServer):
             m["status"] = status
 
     def op_postListsId(self, request, body, list_id):
+        """POST /3.0/lists/{list_id}."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -219,6 +227,7 @@ class FakeMailchimp(FakeServer):
                      "total_updated": len(updated), "error_count": len(errors)}
 
     def op_putListsIdMembersId(self, request, body, list_id, subscriber_hash):
+        """PUT /3.0/lists/{list_id}/members/{subscriber_hash}."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -240,6 +249,7 @@ class FakeMailchimp(FakeServer):
         return 200, self._member_resource(list_id, m)
 
     def op_postListsIdSegmentsId(self, request, body, list_id, segment_id):
+        """POST /3.0/lists/{list_id}/segments/{segment_id}."""
         aud = self._aud(list_id)
         if aud is None or segment_id not in aud["segments"]:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
@@ -268,6 +278,7 @@ class FakeMailchimp(FakeServer):
                      "total_added": len(added), "total_removed": len(removed), "error_count": len(missing)}
 
     def op_postListMemberTags(self, request, body, list_id, subscriber_hash):
+        """POST /3.0/lists/{list_id}/members/{subscriber_hash}/tags."""
         aud = self._aud(list_id)
         m = aud and aud["members"].get(subscriber_hash)
         if not m:
@@ -285,6 +296,7 @@ class FakeMailchimp(FakeServer):
         return 204, None
 
     def op_postListsIdMembersHashActionsDeletePermanent(self, request, body, list_id, subscriber_hash):
+        """POST /3.0/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent."""
         aud = self._aud(list_id)
         m = aud and aud["members"].pop(subscriber_hash, None)
         if not m:
@@ -296,6 +308,7 @@ class FakeMailchimp(FakeServer):
         return 204, None
 
     def op_deleteListsIdMembersId(self, request, body, list_id, subscriber_hash):
+        """DELETE /3.0/lists/{list_id}/members/{subscriber_hash}."""
         aud = self._aud(list_id)
         m = aud and aud["members"].get(subscriber_hash)
         if not m:
@@ -305,6 +318,7 @@ class FakeMailchimp(FakeServer):
         return 204, None
 
     def op_getListsIdMembers(self, request, body, list_id):
+        """GET /3.0/lists/{list_id}/members."""
         aud = self._aud(list_id)
         if aud is None:
             return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")

@@ -29,6 +29,9 @@ def test_first_sync_equals_segment_then_no_change_makes_zero_calls(wh, klaviyo):
     assert second.status == "success" and second.api_calls == 0
     assert len(klaviyo.calls) == calls
     assert second.planned["unchanged"] == 10
+    meta = first.metadata()
+    assert (meta["status"], meta["planned_insert"], meta["succeeded"], meta["api_calls"]) == (
+        "success", 10, 10, first.api_calls)
 
 
 def _since(server, mark: int) -> Counter:
@@ -77,6 +80,7 @@ def _killer(event: str, after: int):
     seen = {"n": 0}
 
     def hook(name: str, info: dict) -> None:
+        """Kill the run at the n-th occurrence of the event."""
         if name == event:
             seen["n"] += 1
             if seen["n"] == after:
@@ -352,3 +356,31 @@ def test_missing_mapped_column_fails_before_anything_is_sent(wh, klaviyo):
     with pytest.raises(SyncFailed, match="no_such_column"):
         wh.sync("klaviyo", wh.env(klaviyo=klaviyo), spec=spec)
     assert klaviyo.calls == []
+
+
+def test_list_deleted_in_the_tool_fails_visibly_then_is_recreated(wh, klaviyo):
+    rows = members(5)
+    wh.publish(rows)
+    env = wh.env(klaviyo=klaviyo)
+    wh.sync("klaviyo", env)
+    klaviyo.lists.clear()  # a marketer deleted the list
+    wh.publish(rows + [member(6)])
+    with pytest.raises(SyncFailed, match="not found"):
+        wh.sync("klaviyo", env)
+    mark = len(klaviyo.ops)
+    again = wh.sync("klaviyo", env)
+    assert again.status == "success" and klaviyo.members("C360 test") == segment_emails(rows + [member(6)])
+    # the five already acknowledged profiles are only re-added to the new list, not re-imported
+    assert Counter(op for op, _ in klaviyo.ops[mark:]) == Counter(create_list=1, upsert=1, list_add=6)
+
+
+def test_list_membership_never_changes_consent_even_for_suppressed_profiles_unknown_to_the_warehouse(wh, klaviyo):
+    klaviyo.add_profile("person0002@example.com", suppression="UNSUBSCRIBE")
+    wh.publish(members(3))  # without read-back the warehouse does not know: the segment says subscribed
+    wh.sync("klaviyo", wh.env(klaviyo=klaviyo))
+    profile = klaviyo.profile("person0002@example.com")
+    # on the list (list membership is not consent), still unsubscribed; no consent endpoint called
+    assert "person0002@example.com" in klaviyo.members("C360 test")
+    assert profile["consent"] == "UNSUBSCRIBED" and profile["suppression"][0]["reason"] == "UNSUBSCRIBE"
+    assert {op for op, _ in klaviyo.calls} <= {"get_lists", "create_list", "bulk_import_profiles",
+                                                "get_bulk_import_profiles_job"}

@@ -158,6 +158,7 @@ def test_5xx_burst_survived_and_persistent_failure_fails_the_run(wh, mailchimp):
 
 def test_killed_run_restarted_converges_without_duplicates(wh, mailchimp):
     def hook(name, info, seen={"n": 0}):  # noqa: B006 - a counter shared by the calls of this hook
+        """Kill the run at the third committed batch."""
         if name == "batch_committed":
             seen["n"] += 1
             if seen["n"] == 3:
