@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from .destinations.base import SUPPRESSING_CONSENT, Row
+from .destinations.base import Row, suppressing_reasons
 from .spec import SegmentSpec
 
 OPS = ("insert", "update", "remove")
@@ -83,7 +83,7 @@ def build_plan(
     key = _ident(spec.identifier)
     pairs = ", ".join(f"{_lit(prop)}, {_ident(col)}" for prop, col in spec.fields.items())
     fields_json = f"CAST(json_object({pairs}) AS VARCHAR)" if pairs else "'{}'"
-    consent_list = ", ".join(_lit(c) for c in SUPPRESSING_CONSENT)
+    consent_list = ", ".join(_lit(c) for c in suppressing_reasons(spec.purpose))
     erased = (
         "SELECT identifier_hash FROM serving.marts.erased_identifiers UNION ALL "
         if erased_table
@@ -103,7 +103,8 @@ def build_plan(
         seg_h AS (
             SELECT *, md5(coalesce(email, '') || '|' || fields_json) AS row_hash FROM seg
         ),
-        supp AS (SELECT DISTINCT lower(email) AS email FROM activation.suppressions),
+        supp AS (SELECT DISTINCT lower(email) AS email FROM activation.suppressions
+                 WHERE reason IN ({consent_list})),
         erased AS (SELECT DISTINCT identifier_hash FROM ({erased})),
         st AS (SELECT * FROM activation.sync_state WHERE sync_id = {_lit(sync_id)}),
         joined AS (

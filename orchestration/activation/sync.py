@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .destinations.base import BatchRejected, Destination, Outcomes, Row, RowOutcome
+from .destinations.base import BatchRejected, Destination, Outcomes, Row, RowOutcome, suppressing_reasons
 from .destinations.file import write_outbox
 from .destinations.klaviyo import DEFAULT_BASE_URL as KLAVIYO_URL
 from .destinations.klaviyo import KlaviyoDestination
@@ -144,6 +144,7 @@ class _Engine:
         self.now = now
         self.options = options
         self.final: dict[str, str] = {}  # member_key -> ok | rejected | failed | suppressed
+        self.suppressing = suppressing_reasons(spec.purpose)
         self.sent = 0
         self.open_jobs: list[str] = []
 
@@ -255,7 +256,8 @@ class _Engine:
                     row.synced_hash = row.row_hash
                     if out.suppressed_reason:
                         suppressions.append((row.email, out.suppressed_reason))
-                        self.final[row.member_key] = "suppressed"
+                    if out.suppressed_reason in self.suppressing:
+                        self.final[row.member_key] = "suppressed"  # read back: not put on the list
                     elif add_to_list:
                         row.in_list, row.added_by_sync = True, True
                 elif step == "list_add":

@@ -384,3 +384,17 @@ def test_list_membership_never_changes_consent_even_for_suppressed_profiles_unkn
     assert profile["consent"] == "UNSUBSCRIBED" and profile["suppression"][0]["reason"] == "UNSUBSCRIBE"
     assert {op for op, _ in klaviyo.calls} <= {"get_lists", "create_list", "bulk_import_profiles",
                                                 "get_bulk_import_profiles_job"}
+
+
+def test_service_segment_keeps_marketing_unsubscribes_but_never_subscribes_them(wh, klaviyo):
+    spec = replace(SPEC, purpose="service")
+    rows = [member(1), member(2, email_consent="unsubscribed"), member(3, email_consent="spam_complaint"),
+            member(4, email_consent="bounced")]
+    klaviyo.add_profile("person0002@example.com", suppression="UNSUBSCRIBE")
+    wh.publish(rows)
+    result = wh.sync("klaviyo", wh.env(klaviyo=klaviyo), spec=spec)
+    # a marketing opt-out does not stop a service message; complaints and bounces do
+    assert klaviyo.members("C360 test") == {"person0001@example.com", "person0002@example.com"}
+    assert result.planned["suppressed"] == 2
+    assert klaviyo.profile("person0002@example.com")["consent"] == "UNSUBSCRIBED"
+    assert klaviyo.count("bulk_subscribe_profiles") == 0

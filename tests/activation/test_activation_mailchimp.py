@@ -22,11 +22,11 @@ def test_first_sync_creates_members_tag_and_merge_fields_then_no_change_makes_ze
     assert first.status == "success"
     assert mailchimp.members_of("C360 test") == segment_emails(rows)
     m1 = mailchimp.member("person0001@example.com")
-    assert m1["status"] == "subscribed" and m1["merge_fields"] == {"FNAME": "Name1", "POINTSBALA": 101}
+    assert m1["status"] == "subscribed" and m1["merge_fields"] == {"FNAME": "Name1", merge_tag("points_balance"): 101}
     # no recorded consent: created as transactional, never as subscribed
     assert mailchimp.member("person0008@example.com")["status"] == "transactional"
     assert mailchimp.member("person0009@example.com") is None  # holdout
-    assert ("merge_field", "POINTSBALA") in mailchimp.ops
+    assert ("merge_field", merge_tag("points_balance")) in mailchimp.ops
     # batches of 3 members for 8 new members -> 3 batch calls; 3 tag calls
     assert mailchimp.count("postListsId") == 3 and mailchimp.count("postListsIdSegmentsId") == 3
     calls = len(mailchimp.calls)
@@ -133,7 +133,7 @@ def test_refused_connections_are_retried(wh):
         wh.publish([{**r, "points": 0} for r in rows])
         result = wh.sync("mailchimp", env, options=replace(FAST, max_attempts=8, mailchimp_batch_size=20))
         assert result.status == "success" and server.refused > 0 and result.retried >= server.refused
-        assert all(server.member(r["email"])["merge_fields"]["POINTSBALA"] == 0 for r in rows)
+        assert all(server.member(r["email"])["merge_fields"][merge_tag("points_balance")] == 0 for r in rows)
     finally:
         server.close()
 
@@ -177,7 +177,10 @@ def test_killed_run_restarted_converges_without_duplicates(wh, mailchimp):
 def test_audience_resolution_and_base_url():
     assert base_url_from_key("abc-us21") == "https://us21.api.mailchimp.com/3.0"
     assert base_url_from_key("no-datacentre") is None
-    assert merge_tag("first_name") == "FNAME" and merge_tag("points_balance") == "POINTSBALA"
+    assert merge_tag("first_name") == "FNAME" and merge_tag("tier") == "TIER"
+    tags = {merge_tag(p) for p in ("points_expiring", "points_expire_at", "negative_experience_reason",
+                                   "negative_experience_at")}
+    assert len(tags) == 4 and all(len(t) <= 10 and t.isalnum() for t in tags)
 
 
 def test_key_without_datacentre_is_skipped_with_a_message(wh):
@@ -186,8 +189,9 @@ def test_key_without_datacentre_is_skipped_with_a_message(wh):
     assert result.status == "skipped" and "data-centre" in result.message
 
 
-def test_spec_field_collision_is_reported(wh, mailchimp):
-    spec = replace(SPEC, fields={"points_balance_a": "points", "points_balance_b": "points"})
+def test_long_field_names_get_distinct_merge_fields(wh, mailchimp):
+    spec = replace(SPEC, fields={"points_expiring": "points", "points_expire_at": "first_name"})
     wh.publish(members(2))
-    with pytest.raises(ValueError, match="collide"):
-        wh.sync("mailchimp", wh.env(mailchimp=mailchimp), spec=spec)
+    assert wh.sync("mailchimp", wh.env(mailchimp=mailchimp), spec=spec).status == "success"
+    fields = mailchimp.member("person0001@example.com")["merge_fields"]
+    assert fields == {merge_tag("points_expiring"): 101, merge_tag("points_expire_at"): "Name1"}

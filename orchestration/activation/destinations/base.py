@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 
 # Consent states from the warehouse that mean "never send" (segment column or customer_360).
 SUPPRESSING_CONSENT = ("unsubscribed", "bounced", "spam_complaint")
+# A marketing opt-out does not stop service messages (points expiring, service recovery): for service
+# segments only undeliverable addresses, complaints and manual suppressions exclude a member. Nobody's
+# consent is ever changed either way: list membership is not consent.
+SERVICE_SUPPRESSING = ("bounced", "spam_complaint", "suppressed")
+
+
+def suppressing_reasons(purpose: str) -> tuple[str, ...]:
+    """Suppression reasons that keep a member out of a segment's plan, by the segment's purpose."""
+    return SERVICE_SUPPRESSING if purpose == "service" else (*SUPPRESSING_CONSENT, "suppressed")
 
 
 @dataclass

@@ -43,8 +43,18 @@ def base_url_from_key(api_key: str) -> str | None:
 
 
 def merge_tag(prop: str) -> str:
-    """The merge tag of a destination property (upper-case, at most 10 characters)."""
-    return KNOWN_TAGS.get(prop) or re.sub(r"[^A-Z0-9]", "", prop.upper())[:10] or "FIELD"
+    """The merge tag of a destination property (upper-case, at most 10 characters).
+
+    A name that does not fit is cut to 7 characters plus 3 hex digits of its hash, so two long names
+    with the same start (points_expiring, points_expire_at) get different tags, and a tag never
+    changes when other fields are added or reordered.
+    """
+    if prop in KNOWN_TAGS:
+        return KNOWN_TAGS[prop]
+    clean = re.sub(r"[^A-Z0-9]", "", prop.upper()) or "FIELD"
+    if len(clean) <= 10:
+        return clean
+    return clean[:7] + hashlib.md5(prop.encode()).hexdigest()[:3].upper()
 
 
 def _problem(response) -> tuple[str | None, str]:
