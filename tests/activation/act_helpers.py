@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from orchestration.activation import SegmentSpec, SyncOptions, run_erasures, run_sync
 
@@ -71,23 +72,27 @@ class Warehouse:
         tmp.unlink(missing_ok=True)
         con = duckdb.connect(str(tmp))
         con.execute("CREATE SCHEMA segments; CREATE SCHEMA marts")
+        cols = ["customer_key", "email", "first_name", "is_holdout", "email_consent", "segment_reason", "points"]
+        seg = pd.DataFrame({c: [r[c] for r in rows] for c in cols}, columns=cols, dtype=object)
+        con.register("seg", seg)
         con.execute(
-            f"CREATE TABLE segments.{table} (customer_key VARCHAR, email VARCHAR, first_name VARCHAR, "
-            "is_holdout BOOLEAN, email_consent VARCHAR, segment_reason VARCHAR, points INTEGER)"
+            f"CREATE TABLE segments.{table} AS SELECT CAST(customer_key AS VARCHAR) AS customer_key, "
+            "CAST(email AS VARCHAR) AS email, CAST(first_name AS VARCHAR) AS first_name, "
+            "CAST(is_holdout AS BOOLEAN) AS is_holdout, CAST(email_consent AS VARCHAR) AS email_consent, "
+            "CAST(segment_reason AS VARCHAR) AS segment_reason, CAST(points AS INTEGER) AS points FROM seg"
         )
-        for r in rows:
-            con.execute(f"INSERT INTO segments.{table} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [r["customer_key"], r["email"], r["first_name"], r["is_holdout"], r["email_consent"],
-                         r["segment_reason"], r["points"]])
-        con.execute("CREATE TABLE marts.customer_360 (customer_key VARCHAR, email VARCHAR, email_consent VARCHAR, "
-                    "email_consent_updated_at TIMESTAMP)")
         people = {r["email"]: r for r in rows if r["email"]}
         for email, state in (consent or {}).items():
             people.setdefault(email, {"customer_key": "x-" + email, "email": email})
             people[email] = {**people[email], "email_consent": state}
-        for e, p in people.items():
-            con.execute("INSERT INTO marts.customer_360 VALUES (?, ?, ?, TIMESTAMP '2026-01-01')",
-                        [p["customer_key"], e, p.get("email_consent", "subscribed")])
+        c360 = pd.DataFrame({"customer_key": [p["customer_key"] for p in people.values()],
+                             "email": list(people),
+                             "email_consent": [p.get("email_consent", "subscribed") for p in people.values()]},
+                            dtype=object)
+        con.register("c360", c360)
+        con.execute("CREATE TABLE marts.customer_360 AS SELECT CAST(customer_key AS VARCHAR) AS customer_key, "
+                    "CAST(email AS VARCHAR) AS email, CAST(email_consent AS VARCHAR) AS email_consent, "
+                    "TIMESTAMP '2026-01-01' AS email_consent_updated_at FROM c360")
         con.execute("CREATE TABLE marts.erased_identifiers (identifier_hash VARCHAR)")
         for email in erased:
             con.execute("INSERT INTO marts.erased_identifiers SELECT md5(? || ':email:' || ?)", [salt, email])

@@ -398,3 +398,20 @@ def test_service_segment_keeps_marketing_unsubscribes_but_never_subscribes_them(
     assert result.planned["suppressed"] == 2
     assert klaviyo.profile("person0002@example.com")["consent"] == "UNSUBSCRIBED"
     assert klaviyo.count("bulk_subscribe_profiles") == 0
+
+
+def test_large_batches_page_through_import_errors_and_profile_lookups(wh, klaviyo):
+    options = replace(FAST, klaviyo_batch_size=10_000, klaviyo_list_batch_size=1_000, max_rejected_share=1.0)
+    rows = members(400)
+    wh.publish(rows)
+    env = wh.env(klaviyo=klaviyo)
+    klaviyo.reject_emails = {r["email"] for r in rows[:150]}
+    first = wh.sync("klaviyo", env, options=options)
+    assert first.rejected == 150 and klaviyo.count("bulk_import_profiles") == 1
+    assert klaviyo.count("get_errors_for_bulk_import_profiles_job") == 2  # 100 a page
+    wh.publish(rows[:150] + rows[300:])  # 150 accepted members leave
+    mark = len(klaviyo.calls)
+    second = wh.sync("klaviyo", env, options=options)
+    assert second.planned["remove"] == 150
+    assert Counter(op for op, _ in klaviyo.calls[mark:]) == Counter(get_profiles=2, remove_profiles_from_list=1)
+    assert klaviyo.members("C360 test") == {r["email"] for r in rows[300:]}
