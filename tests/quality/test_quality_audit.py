@@ -263,13 +263,15 @@ def test_null_share_drift_is_judged_against_the_last_passed_run(workspace):
 def test_orders_of_an_unknown_customer_break_referential_integrity(workspace):
     key = a_customer_with_orders(workspace)[0]
     workspace.sql("DELETE FROM marts.customer_360 WHERE customer_key = ?", [key])
-    orders = workspace.auditor().audit(target(FCT_ORDERS), workspace.run())
-    ri = record(orders, "customer_key_exists_in_customer_360")
-    assert (ri.status, ri.severity) == ("failed", "critical") and not orders.passed
+    summary = workspace.auditor().audit(target(CUSTOMER_360), workspace.run())
+    ri = record(summary, "fct_orders_customers_exist_in_customer_360")
+    assert (ri.status, ri.severity) == ("failed", "critical") and not summary.passed
     assert {k["customer_key"] for k in ri.unexpected_keys} == {key}
     assert ri.unexpected_count == workspace.sql("SELECT count(*) FROM marts.fct_orders WHERE customer_key = ?",
                                                 [key])[0][0]
     assert all(k["order_key"] for k in ri.unexpected_keys)
+    # the person's orders are no longer in anyone's revenue
+    assert record(summary, "revenue_reconciles_with_fct_orders_per_customer").unexpected_keys[0]["customer_key"] == key
 
 
 def test_revenue_reconciles_per_customer_not_only_in_total(workspace):
