@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -32,13 +33,18 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
     from orchestration.predictions.assets import build_predictions_asset
+    from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.segments.assets import build_segment_history_asset
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
     from orchestration.transform.project import dbt_project
 
     raw_assets = build_raw_assets(settings)
     predictions = build_predictions_asset(settings)
-    segment_history = build_segment_history_asset(dbt_project().manifest_path, dbt_project().project_dir)
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    segment_history = build_segment_history_asset(manifest, dbt_project().project_dir)
+    serving = build_serving_asset(
+        settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
+    )
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
@@ -47,7 +53,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     return Definitions(
-        assets=[*raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history],
+        assets=[*raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving],
         jobs=[main_job],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),

@@ -30,6 +30,29 @@ class RunOutcome:
     error: str = ""
     log_path: Path | None = None
 
+    def _stage_lines(self) -> list[str]:
+        """One line each for predictions, segments and publish, from their assets' metadata."""
+        lines = []
+        predictions = self.assets.get("predictions/customer_predictions")
+        if predictions:
+            status = predictions.get("status", "?")
+            detail = predictions.get("reason") if status != "ok" else (
+                f"{predictions.get('predicted_customers', 0):,} buyers scored")
+            lines.append(f"  predictions: {status} ({detail})")
+        history = self.assets.get("segments/segment_memberships")
+        if history and "entered" in history:
+            lines.append(f"  segments: {history['entered']:,} entered, {history['exited']:,} exited "
+                         f"as of {history.get('as_of_date')} (segments.segment_sizes_daily)")
+        elif history and "skipped" in history:
+            lines.append(f"  segments: history not recorded: {history['skipped']}")
+        serving = self.assets.get("serving/serving_duckdb")
+        if serving:
+            lines.append(f"  published: {serving.get('path')} ({serving.get('tables', 0)} tables, "
+                         f"{serving.get('rows', 0):,} rows)")
+        else:
+            lines.append("  published: nothing (serving.duckdb keeps its previous version)")
+        return lines
+
     def render(self) -> str:
         """The short summary printed at the end of `c360 run`."""
         lines = [
@@ -49,7 +72,8 @@ class RunOutcome:
             layers: dict[str, int] = {}
             for key in built:
                 layers[key.split("/")[0]] = layers.get(key.split("/")[0], 0) + 1
-            lines.append("  dbt models built: " + ", ".join(f"{n} {layer}" for layer, n in sorted(layers.items())))
+            lines.append("  assets built: " + ", ".join(f"{n} {layer}" for layer, n in sorted(layers.items())))
+        lines.extend(self._stage_lines())
         lines.append(f"  checks: {self.checks_passed} passed, {len(self.failed_checks)} failed")
         for check in self.failed_checks:
             lines.append(f"  check failed: {check}")

@@ -530,3 +530,32 @@ def test_input_contract_violations_raise():
         forecast_customers(frame.drop(columns="monetary_value"), AS_OF)
     with pytest.raises(ValueError, match="next_order_rule"):
         forecast_customers(frame, AS_OF, next_order_rule="soon")
+
+
+def test_homogeneous_dropout_is_the_models_limit_not_a_failure():
+    # Every customer drops out with the same probability 0.05 after each repeat purchase (Beta variance ~0):
+    # a and b run off together. The fit is used, and its predictions equal those of a 10x smaller a and b.
+    rng = np.random.default_rng(1)  # a draw whose optimum runs off (others find a nearby interior one)
+    truth = BgNbdParams(0.25, 4.0, 5e5, 9.5e6)
+    frame = simulate_customers(truth, rng.uniform(10, 60, 20_000), rng)
+    frame.insert(0, "customer_key", range(len(frame)))
+    frame["monetary_value"] = np.where(frame["frequency"] > 0, 20.0, np.nan)
+    fit = fit_bgnbd(frame["frequency"], frame["recency_weeks"], frame["age_weeks"])
+    assert fit.out_of_range and fit.homogeneous_dropout and fit.problem is None
+    assert fit.params.a / (fit.params.a + fit.params.b) == pytest.approx(0.05, rel=0.15)
+    assert "same for every customer" in fit.note
+    smaller = BgNbdParams(fit.params.r, fit.params.alpha, fit.params.a / 10, fit.params.b / 10)
+    x, tx, T = frame["frequency"], frame["recency_weeks"], frame["age_weeks"]
+    np.testing.assert_allclose(conditional_expected_purchases(fit.params, 52, x, tx, T),
+                               conditional_expected_purchases(smaller, 52, x, tx, T), rtol=1e-3)
+    result = forecast_customers(frame[["customer_key", "frequency", "recency_weeks", "age_weeks", "monetary_value"]],
+                                AS_OF)
+    assert result.status in ("ok", "partial")
+    assert result.predictions["p_alive"].notna().all()
+
+
+def test_a_and_b_running_off_alone_is_still_refused():
+    runaway_a = BgNbdFit(BgNbdParams(0.25, 4.0, 1e6, 0.5), -1.0, 10, 10, True, True, "", 1)
+    assert not runaway_a.homogeneous_dropout and runaway_a.problem_code == "degenerate_fit"
+    runaway_r = BgNbdFit(BgNbdParams(1e6, 4.0, 1e6, 1e6), -1.0, 10, 10, True, True, "", 1)
+    assert runaway_r.problem_code == "degenerate_fit"

@@ -80,9 +80,12 @@ def calibration_figure(summary: pd.DataFrame, path: Path, min_customers: int) ->
         return None, f"not drawn: the calibration fit is unusable ({fit.problem})"
     as_of = pd.Timestamp(summary["as_of_date"].iloc[0])
     holdout_weeks = (as_of - pd.Timestamp(summary["calibration_end_day"].iloc[0])).days / 7
-    frame = calibration.rename(columns={
-        "frequency_cal": "frequency", "recency_weeks_cal": "recency_weeks", "age_weeks_cal": "age_weeks",
-    })[["frequency", "recency_weeks", "age_weeks", "holdout_frequency"]]
+    frame = pd.DataFrame({
+        "frequency": calibration["frequency_cal"].to_numpy(float),
+        "recency_weeks": calibration["recency_weeks_cal"].to_numpy(float),
+        "age_weeks": calibration["age_weeks_cal"].to_numpy(float),
+        "holdout_frequency": calibration["holdout_frequency"].to_numpy(float),
+    })
     table = calibration_holdout_table(frame, fit.params, holdout_weeks)
     plot_calibration_holdout(table, path, holdout_weeks=holdout_weeks)
     return table, f"calibration fit on {len(calibration)} buyers, holdout {holdout_weeks:.0f} weeks"
@@ -159,6 +162,8 @@ def build_predictions_asset(settings: Settings):
         }
         details = {
             "parameters": MetadataValue.md(params_markdown(result)),
+            "model_note": MetadataValue.text(
+                (result.bgnbd.note if result.bgnbd is not None else None) or "none"),
             "calibration_holdout": MetadataValue.text(figure_note),
             "predicted_customers": int(result.predictions["p_alive"].notna().sum()),
         }

@@ -66,8 +66,29 @@ class BgNbdFit:
             return "degenerate_fit", "BG/NBD fit gave non-finite parameters or log-likelihood"
         if not self.converged:
             return "not_converged", f"BG/NBD fit did not converge ({self.message})"
-        if self.out_of_range or np.any(values <= 0):
+        if np.any(values <= 0):
+            return "degenerate_fit", f"BG/NBD fit is degenerate: a parameter is not positive ({self.params})"
+        if self.out_of_range and not self.homogeneous_dropout:
             return "degenerate_fit", f"BG/NBD fit is degenerate: a parameter left [1e-5, 1e5] ({self.params})"
+        return None
+
+    @property
+    def homogeneous_dropout(self) -> bool:
+        """True when a and b ran off together (a + b > 1e5, both >= 1) while r and alpha stayed plausible: the
+        Beta of dropout probabilities collapsed to one value, a / (a + b), shared by every customer. That is a
+        limit of the model, not a failure: its formulas stay exact there (the likelihood is flat in a + b)."""
+        p = self.params
+        return bool(
+            1e-5 <= p.r <= 1e5 and 1e-5 <= p.alpha <= 1e5 and min(p.a, p.b) >= 1 and p.a + p.b > 1e5
+        )
+
+    @property
+    def note(self) -> str | None:
+        """A sentence for the metadata when the fit sits at a limit of the model (homogeneous dropout)."""
+        if self.out_of_range and self.homogeneous_dropout:
+            dropout = self.params.a / (self.params.a + self.params.b)
+            return (f"dropout probability is the same for every customer: a / (a + b) = {dropout:.4f} after each "
+                    "repeat purchase (a and b ran off together, the Beta's limit)")
         return None
 
     @property

@@ -258,7 +258,8 @@ class ForecastResult:
             if fit is not None:
                 fits[name] = {**{k: float(v) for k, v in fit.params.as_dict().items()},
                               "log_likelihood": float(fit.log_likelihood), "n_customers": fit.n_customers,
-                              "converged": bool(fit.converged), "problem": fit.problem}
+                              "converged": bool(fit.converged), "problem": fit.problem,
+                              "note": getattr(fit, "note", None)}
         corr = self.frequency_spend_correlation
         return {
             "status": self.status,

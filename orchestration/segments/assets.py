@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.segments.catalog import SegmentDefinition, load_manifest, segment_definitions
+from orchestration.segments.catalog import SegmentDefinition, segment_definitions
 from orchestration.segments.history import HistoryOutOfOrder, record_segment_history
 
 MEMBERSHIPS = AssetKey(["segments", "segment_memberships"])
@@ -32,10 +32,11 @@ def sizes_table(sizes: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
-def build_segment_history_asset(manifest_path: Path, project_dir: Path):
-    """The multi-asset that records segment memberships, daily sizes and definitions after the segments."""
+def build_segment_history_asset(manifest: dict, project_dir: Path):
+    """The multi-asset that records segment memberships, daily sizes and definitions after the segments
+    (the segments of the dbt `manifest`)."""
     segments: list[SegmentDefinition] = segment_definitions(
-        load_manifest(manifest_path), default_holdout_share=project_holdout_share(project_dir)
+        manifest, default_holdout_share=project_holdout_share(project_dir)
     )
     segment_keys = [AssetKey([s.schema, s.name]) for s in segments]
 
