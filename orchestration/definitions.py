@@ -32,6 +32,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
+    from orchestration.activation.assets import build_activation_assets
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.segments.assets import build_segment_history_asset
@@ -45,6 +46,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     serving = build_serving_asset(
         settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
     )
+    activation = build_activation_assets(manifest, settings)
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
@@ -53,7 +55,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     return Definitions(
-        assets=[*raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving],
+        assets=[
+            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
+            *activation,
+        ],
         jobs=[main_job],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),

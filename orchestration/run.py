@@ -45,6 +45,21 @@ class RunOutcome:
                          f"as of {history.get('as_of_date')} (segments.segment_sizes_daily)")
         elif history and "skipped" in history:
             lines.append(f"  segments: history not recorded: {history['skipped']}")
+        syncs = {k: v for k, v in self.assets.items() if k.startswith("activation/") and "__" in k}
+        by_destination: dict[str, dict] = {}
+        for key, m in syncs.items():
+            summary = by_destination.setdefault(key.rsplit("__", 1)[1], {"syncs": 0, "sent": 0, "skipped": None})
+            summary["syncs"] += 1
+            summary["sent"] += int(m.get("sent", 0) or 0)
+            if m.get("status") == "skipped":
+                summary["skipped"] = m.get("message")
+        for destination, summary in sorted(by_destination.items()):
+            if summary["skipped"]:
+                lines.append(f"  activation {destination}: skipped ({summary['skipped']})")
+            else:
+                where = " under outbox/" if destination == "file" else ""
+                lines.append(f"  activation {destination}: {summary['syncs']} segments synced, "
+                             f"{summary['sent']:,} changes sent{where}")
         serving = self.assets.get("serving/serving_duckdb")
         if serving:
             lines.append(f"  published: {serving.get('path')} ({serving.get('tables', 0)} tables, "

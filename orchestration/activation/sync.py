@@ -510,7 +510,7 @@ def run_sync(
             made = _make_destination(destination, spec, env, con, stats, options, now)
             if isinstance(made, str):
                 if not dry_run:
-                    log.warning("%s: %s", sync_id, made)
+                    log.info("%s: %s", sync_id, made)
                     result.status, result.message = "skipped", made
                     return result
                 result.message = made

@@ -332,7 +332,10 @@ class GxRunner:
         )
         context.validation_results_store.store_validation_results(result, identifier, suite_id)
         self.prune(suite.name)
-        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[identifier, suite_id])
+        # The suite's own page is rendered only when the suite file changed since: it costs as much as a result.
+        suite_page = self.docs_dir.joinpath("expectations", *suite.name.split(".")).with_suffix(".html")
+        stale = not suite_page.exists() or suite_page.stat().st_mtime < suite.path.stat().st_mtime
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[identifier, *([suite_id] * stale)])
         urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE)
         page = urls[0]["site_url"] if urls else None
         return Path(unquote(page.removeprefix("file://"))) if page else self.docs_dir / "index.html"

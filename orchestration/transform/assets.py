@@ -9,6 +9,7 @@ No `from __future__ import annotations`: Dagster inspects the `context` annotati
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 from dagster import AssetExecutionContext, BackfillPolicy
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
@@ -44,6 +45,13 @@ def partition_window_vars(first_day: date, end_exclusive: date, as_of_tag: str |
     return (as_of_tag or last_day.isoformat()), first_day.isoformat()
 
 
+def step_target_path(op_name: str) -> Path:
+    """A fixed target folder per dbt step (relative to the project): dagster-dbt's default is a new folder per
+    invocation, which grows the project by a manifest copy at every run; a fixed one also keeps dbt's partial
+    parse between runs. Steps of one run execute one after another (one DuckDB writer), so sharing is safe."""
+    return Path("target") / "dagster" / op_name
+
+
 def run_dbt_vars(tags: dict[str, str]) -> tuple[str | None, str | None]:
     """(as_of_date, reload_from_date) from a run's tags, the same for every dbt invocation of the run:
     identical vars let dbt reuse its partial parse instead of parsing the project again each time."""
@@ -66,7 +74,9 @@ def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliReso
     as_of, reload_from = partition_window_vars(
         window.start.date(), window.end.date(), context.run.tags.get(AS_OF_TAG)
     )
-    yield from dbt.cli(dbt_build_args(as_of, reload_from), context=context).stream()
+    yield from dbt.cli(
+        dbt_build_args(as_of, reload_from), context=context, target_path=step_target_path(context.op.name)
+    ).stream()
 
 
 @dbt_assets(
@@ -79,4 +89,6 @@ def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliReso
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` of every other model and its tests (a failing test stops what depends on it)."""
-    yield from dbt.cli(dbt_build_args(*run_dbt_vars(context.run.tags)), context=context).stream()
+    yield from dbt.cli(
+        dbt_build_args(*run_dbt_vars(context.run.tags)), context=context, target_path=step_target_path(context.op.name)
+    ).stream()
