@@ -1,7 +1,8 @@
 """`c360`: the shell surface of the warehouse (ARCHITECTURE.md, "The surface a user touches").
 
 Verbs arrive with the features behind them: `generate` writes a landing zone, `run` materialises
-everything through Dagster on the persistent instance so the run shows up in the UI.
+everything through Dagster on the persistent instance so the run shows up in the UI, `sync` sends the
+published segments to their destinations (or prints the plan).
 """
 
 from __future__ import annotations
@@ -89,6 +90,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync published segments to their destinations (through Dagster), or print the plan (--dry-run)."""
+    settings = Settings.from_env()
+    if not settings.serving_database.exists():
+        print(f"error: {settings.serving_database} does not exist yet: `c360 run` builds, audits and publishes it "
+              "first (activation reads only the published, audited data).", file=sys.stderr)
+        return 2
+    ensure_dagster_home(settings)
+    from orchestration.sync import run_sync_command
+
+    return run_sync_command(settings, segment=args.segment, destination=args.destination, dry_run=args.dry_run,
+                            force=args.force)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `c360`."""
     parser = argparse.ArgumentParser(prog="c360", description="Customer-360 warehouse")
@@ -109,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", help="landing root (default: $LANDING_ROOT)")
     run.add_argument("--as-of", type=_date, help="build as known at the end of this day (default: latest file)")
     run.set_defaults(func=cmd_run)
+
+    sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")
+    sync.add_argument("--segment", help="one segment (seg_<name> or <name>; default: every segment)")
+    sync.add_argument("--destination", choices=["file", "klaviyo", "mailchimp"], help="one destination")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan (counts and a sample), send nothing")
+    sync.add_argument("--force", action="store_true", help="send even when the circuit breaker would stop it")
+    sync.set_defaults(func=cmd_sync)
     return parser
 
 

@@ -21,6 +21,7 @@ from orchestration.ingestion.assets import build_raw_assets
 from orchestration.settings import Settings
 
 MAIN_JOB = "c360_main"
+SYNC_JOB = "c360_sync"
 
 # BackfillPolicy is marked beta; the warning is Dagster's note to itself, not something a user can act on.
 warnings.filterwarnings("ignore", category=BetaWarning)
@@ -54,12 +55,18 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         executor_def=in_process_executor,
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
+    sync_job = define_asset_job(
+        SYNC_JOB,
+        selection=AssetSelection.groups("activation"),
+        executor_def=in_process_executor,
+        description="Sync the published segments to their destinations (what `c360 sync` runs).",
+    )
     return Definitions(
         assets=[
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
             *activation,
         ],
-        jobs=[main_job],
+        jobs=[main_job, sync_job],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),
             "dbt": DbtCliResource(project_dir=dbt_project()),
@@ -73,3 +80,8 @@ defs = build_definitions()
 def main_job() -> JobDefinition:
     """The main job, resolved: the target `c360 run` reconstructs in its run worker."""
     return defs.resolve_job_def(MAIN_JOB)
+
+
+def sync_job() -> JobDefinition:
+    """The sync job, resolved: the target `c360 sync` reconstructs."""
+    return defs.resolve_job_def(SYNC_JOB)

@@ -34,6 +34,31 @@ def test_rerun_loads_nothing_twice(tiny_run, tmp_path):
     con.close()
 
 
+def test_main_command_publishes_and_writes_the_outbox(tiny_run):
+    home, ran = tiny_run
+    assert "published: " in ran.stdout and (home / "serving.duckdb").exists()
+    assert "activation file: 8 segments synced" in ran.stdout
+    assert "activation klaviyo: skipped (KLAVIYO_API_KEY is not set" in ran.stdout
+    outbox = list((home / "outbox").rglob("*.jsonl"))
+    assert outbox, "the file destination writes one file per segment with changes"
+    serving = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    schemas = {r[0] for r in serving.execute("SELECT DISTINCT table_schema FROM information_schema.tables").fetchall()}
+    assert {"marts", "segments", "predictions"} <= schemas and not {"raw", "staging", "intermediate"} & schemas
+    serving.close()
+
+
+def test_sync_command_dry_run_plans_and_a_second_sync_sends_nothing(tiny_run):
+    home, _ = tiny_run
+    planned = c360(["sync", "--segment", "points_expiring", "--destination", "file", "--dry-run"], home)
+    assert planned.returncode == 0, planned.stderr
+    assert "seg_points_expiring:file: dry_run" in planned.stdout and "unchanged" in planned.stdout
+    synced = c360(["sync", "--destination", "file"], home)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "seg_points_expiring:file: success (0 sent" in synced.stdout  # nothing changed since the run
+    unknown = c360(["sync", "--segment", "nope"], home)
+    assert unknown.returncode == 2 and "seg_points_expiring" in unknown.stderr
+
+
 def test_naomi_negative_experience_recorded_with_reason_and_date(warehouse):
     naomi = person(warehouse, 1001)
     assert naomi["orders_count"] == 1
