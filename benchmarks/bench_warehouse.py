@@ -7,6 +7,7 @@ in a child process so its peak RSS is its own:
   floor           one DuckDB aggregation pass over the raw web events (the largest table)
   full refresh    `dbt build --full-refresh` as of the day before the last export date
   incremental     `dbt build` as of the last export date (incremental models add one day)
+  segments        `dbt build --select segments`: the eight segment models and their tests, on the built marts
 Prints stage, rows, seconds, peak RSS, ratio to the floor. Not a test: no thresholds here.
 """
 
@@ -73,6 +74,8 @@ def stage_dbt(args) -> dict:
            "--vars", json.dumps({"as_of_date": args.as_of})]
     if args.full_refresh:
         cli.append("--full-refresh")
+    if args.select:
+        cli += ["--select", args.select]
     started = time.perf_counter()
     result = dbtRunner().invoke(cli)
     seconds = time.perf_counter() - started
@@ -87,6 +90,17 @@ def _customer_rows(args) -> int:
 
     con = duckdb.connect(str(_warehouse(args)), read_only=True)
     rows = con.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0]
+    con.close()
+    return rows
+
+
+def _segment_rows(args) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(_warehouse(args)), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'segments' AND table_name LIKE 'seg_%'").fetchall()]
+    rows = sum(con.execute(f'SELECT count(*) FROM segments."{t}"').fetchone()[0] for t in tables)
     con.close()
     return rows
 
@@ -111,6 +125,7 @@ def main() -> None:
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
     parser.add_argument("--full-refresh", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--select", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
         result = STAGES[args.stage](args)
@@ -128,15 +143,19 @@ def main() -> None:
     full["rows"] = _customer_rows(args)
     incremental = child("dbt", args, "--as-of", last.isoformat())
     incremental["rows"] = _customer_rows(args)
+    segments = child("dbt", args, "--as-of", last.isoformat(), "--select", "segments")
+    segments["rows"] = _segment_rows(args)
     print(f"| stage ({args.tier}, {prepared['rows']:,} raw web events) | rows | seconds | peak RSS MB | "
           "ratio to floor |")
     print("|---|---:|---:|---:|---:|")
     for name, m in (("floor: one aggregation pass over raw.web__events", floor),
                     ("dbt build --full-refresh (customer_360 rows)", full),
-                    ("dbt build, one new day incremental", incremental)):
+                    ("dbt build, one new day incremental", incremental),
+                    ("dbt build --select segments (segment members)", segments)):
         ratio = m["seconds"] / floor["seconds"] if floor["seconds"] else 0
         print(f"| {name} | {m['rows']:,} | {m['seconds']:.2f} | {m['peak_rss_mb']:,.0f} | {ratio:.1f}x |")
     print(f"\nincremental / full: {incremental['seconds'] / full['seconds']:.0%}")
+    print(f"segments / full: {segments['seconds'] / full['seconds']:.0%}")
 
 
 if __name__ == "__main__":

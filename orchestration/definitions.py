@@ -34,6 +34,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
     from orchestration.activation.assets import build_activation_assets
+    from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.segments.assets import build_segment_history_asset
@@ -67,6 +68,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *activation,
         ],
         jobs=[main_job, sync_job],
+        schedules=[build_daily_schedule(settings, MAIN_JOB)],
+        sensors=[build_landing_sensor(settings, MAIN_JOB)],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),
             "dbt": DbtCliResource(project_dir=dbt_project()),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Landing, customer, order
+from landing_helpers import Landing, customer, order
 from warehouse_helpers import DBT_PROJECT_DIR, build_warehouse
 from warehouse_helpers import run_dbt as dbt
 

@@ -48,3 +48,35 @@ def test_dbt_arguments_of_a_run():
     # A partition range [Oct 1, Nov 1) without a tag is built as of its last day, reloading from its first.
     assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), None) == ("2026-10-31", "2026-10-01")
     assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), "2026-10-15") == ("2026-10-15", "2026-10-01")
+
+
+def test_the_flow_after_dbt_is_wired_in_order(c360_env):
+    """dbt -> predictions -> dbt (customer_360) -> segments -> history -> publish -> activation, from the
+    manifest: no Python per segment."""
+    from orchestration.definitions import SYNC_JOB
+
+    defs = build_definitions(c360_env)
+    graph = defs.resolve_asset_graph()
+    predictions = graph.get(AssetKey(["predictions", "customer_predictions"]))
+    assert AssetKey(["intermediate", "int_customer_purchase_summary"]) in predictions.parent_keys
+    staged = graph.get(AssetKey(["staging", "stg_predictions__customer_predictions"]))
+    assert predictions.key in staged.parent_keys
+    history = graph.get(AssetKey(["segments", "segment_memberships"]))
+    segments = {k for k in history.parent_keys if k.path[1].startswith("seg_")}
+    assert len(segments) == 8
+    serving = graph.get(AssetKey(["serving", "serving_duckdb"]))
+    published = {AssetKey(["marts", "customer_360"]), AssetKey(["marts", "campaign_lift"]), history.key}
+    assert published <= serving.parent_keys
+    sync = graph.get(AssetKey(["activation", "seg_points_expiring__klaviyo"]))
+    assert serving.key in sync.parent_keys
+    assert any(k.name == "circuit_breaker" for k in sync.check_keys)
+    syncs = [k for k in graph.get_all_asset_keys() if k.path[0] == "activation" and "__" in k.path[1]]
+    assert len(syncs) == 8 * 3  # every segment's meta lists file, klaviyo and mailchimp
+    assert defs.resolve_job_def(SYNC_JOB) is not None
+
+
+def test_schedule_and_sensor_start_the_main_job(c360_env):
+    defs = build_definitions(c360_env)
+    schedule = defs.resolve_schedule_def("daily_main")
+    assert schedule.job_name == MAIN_JOB and schedule.cron_schedule == "0 6 * * *"
+    assert defs.resolve_sensor_def("landing_files").job_name == MAIN_JOB

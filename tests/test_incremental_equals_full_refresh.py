@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Landing, customer, order
+from landing_helpers import Landing, customer, order
 from warehouse_helpers import build_warehouse, run_dbt
 
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(6)]

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from conftest import customer, order
+from landing_helpers import customer, order
 
 from orchestration.ingestion.entities import ENTITIES, get_entity
 from orchestration.ingestion.landing import scan_entity, scan_landing
