@@ -120,7 +120,8 @@ class Auditor:
         self.config = config or AuditConfig.load()
         self.manifest_path = manifest_path
         self.gx = GxRunner(settings.home / "docs", settings.home / "quality" / "validations",
-                           keep_runs=self.config.docs_keep_runs, keys_limit=self.config.unexpected_keys_limit)
+                           keep_runs=self.config.docs_keep_runs, keys_limit=self.config.unexpected_keys_limit,
+                           index_limit=self.config.docs_index_limit)
 
     def audit(self, target: AuditTarget, run: AuditRun) -> RunSummary:
         """Audit one target in one run, append the results to audit.* and update the Data Docs."""

@@ -27,13 +27,16 @@ class VolumeConfig:
     max_drop_share: float = 0.5
     baseline_days: int = 14
     min_baseline_rows: int = 500
+    # Days of history an entity needs before a day is judged: a first export often carries the whole backlog,
+    # and the days right after it would all look like drops.
+    min_baseline_days: int = 7
 
     def __post_init__(self) -> None:
         _severity(self.severity, "volume")
         if not 0 < self.max_drop_share < 1:
             raise ValueError("volume.max_drop_share must be between 0 and 1")
-        if self.baseline_days < 1:
-            raise ValueError("volume.baseline_days must be at least 1")
+        if self.baseline_days < 1 or not 1 <= self.min_baseline_days <= self.baseline_days:
+            raise ValueError("volume: need 1 <= min_baseline_days <= baseline_days")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class AuditConfig:
     max_batch_rows: int = 1_000_000
     unexpected_keys_limit: int = 10
     docs_keep_runs: int = 20
+    docs_index_limit: int = 100
     volume: VolumeConfig = field(default_factory=VolumeConfig)
     volume_overrides: dict[str, VolumeConfig] = field(default_factory=dict)
     null_drift: NullDriftConfig = field(default_factory=NullDriftConfig)
@@ -102,6 +106,7 @@ class AuditConfig:
             max_batch_rows=int(raw.get("max_batch_rows", cls.max_batch_rows)),
             unexpected_keys_limit=int(raw.get("unexpected_keys_limit", cls.unexpected_keys_limit)),
             docs_keep_runs=int(raw.get("docs_keep_runs", cls.docs_keep_runs)),
+            docs_index_limit=int(raw.get("docs_index_limit", cls.docs_index_limit)),
             volume=base_volume,
             volume_overrides={k: replace(base_volume, **_public(v)) for k, v in overrides.items()},
             null_drift=NullDriftConfig(**_public(drift), columns=drift_columns),

@@ -146,12 +146,14 @@ def volume_drop(
     """A day's raw rows against the median of the `baseline_days` days before it.
 
     Days without a partition count as zero rows (an export that did not arrive is a drop too), but only
-    from the entity's first loaded day on. A day is not judged while its baseline is under
-    `min_baseline_rows`, so small or sparse sources do not raise false alarms.
+    from the entity's first loaded day on. A day is judged only with `min_baseline_days` of history before
+    it (a first export often carries the backlog) and while its baseline reaches `min_baseline_rows`, so
+    small or sparse sources do not raise false alarms.
     """
     name = "row_count_not_dropping_against_previous_days"
     rule = (f"rows of a day >= (1 - {config.max_drop_share}) x median of the previous {config.baseline_days} days, "
-            f"judged when that median >= {config.min_baseline_rows}")
+            f"judged after {config.min_baseline_days} days of history and when that median >= "
+            f"{config.min_baseline_rows}")
     if not days:
         return CheckRecord(asset, "sql", name, "sql", config.severity, "skipped",
                            details={"rule": rule, "reason": "no partition in the run"})
@@ -161,10 +163,10 @@ def volume_drop(
     first_loaded = date.fromisoformat(loaded[0]) if loaded else None
     judged, drops = 0, []
     for day in sorted(set(days)):
-        window = [day - timedelta(days=i) for i in range(1, config.baseline_days + 1)]
-        window = [d for d in window if first_loaded and d >= first_loaded]
-        if not window:
+        if first_loaded is None or (day - first_loaded).days < config.min_baseline_days:
             continue
+        window = [day - timedelta(days=i) for i in range(1, config.baseline_days + 1)]
+        window = [d for d in window if d >= first_loaded]
         baseline = statistics.median(counts.get(d, 0) for d in window)
         if baseline < config.min_baseline_rows:
             continue

@@ -106,11 +106,13 @@ def _keys_of(result: dict[str, Any], key_columns: list[str], limit: int) -> list
 class GxRunner:
     """Validates suites with an ephemeral GX context whose results and docs live under C360_HOME."""
 
-    def __init__(self, docs_dir: Path, results_dir: Path, keep_runs: int = 20, keys_limit: int = 10):
+    def __init__(self, docs_dir: Path, results_dir: Path, keep_runs: int = 20, keys_limit: int = 10,
+                 index_limit: int = 100):
         self.docs_dir = Path(docs_dir)
         self.results_dir = Path(results_dir)
         self.keep_runs = keep_runs
         self.keys_limit = keys_limit
+        self.index_limit = index_limit
         self._context = None
         self._batch_definition = None
 
@@ -142,7 +144,9 @@ class GxRunner:
                     "show_how_to_buttons": False,
                     "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                       "root_directory": str(self.docs_dir), "base_directory": "."},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    # The index lists the latest results only: it reads every result it lists, at every check.
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                           "validation_results_limit": self.index_limit},
                 }},
             )
             self.results_dir.mkdir(parents=True, exist_ok=True)

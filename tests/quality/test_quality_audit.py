@@ -14,7 +14,7 @@ import pytest
 from quality_helpers import END, Workspace, raw_workspace
 
 from orchestration.ingestion.entities import ENTITIES
-from orchestration.quality.audit import CUSTOMER_360, FCT_ORDERS, AuditTarget, audit_targets
+from orchestration.quality.audit import CUSTOMER_360, FCT_ORDERS, AuditRun, AuditTarget, audit_targets
 from orchestration.quality.config import AuditConfig, VolumeConfig
 from orchestration.quality.results import CheckRecord, RunSummary, failed_blocking_checks
 from orchestration.quality.sql_checks import volume_drop
@@ -188,6 +188,15 @@ def test_raw_partitions_of_the_run_only_are_validated(built, tmp_path):
     assert clock.unexpected_keys[0]["_line"] == 1 and days[-1].isoformat() in clock.unexpected_keys[0]["_file"]
 
 
+def test_outside_a_partitioned_run_the_latest_export_date_is_validated(built, tmp_path):
+    ws = raw_workspace(built, tmp_path, "web__events")
+    summary = ws.auditor().audit(target(("raw", "web__events")), AuditRun("run-1", END, None))
+    last = max(built.days)
+    assert summary.partitions == f"{last}..{last}"
+    assert summary.rows_validated == ws.sql(
+        f"SELECT count(*) FROM read_parquet('{partition(ws, 'web__events', last)}')")[0][0]
+
+
 def test_volume_check_trips_when_a_day_drops_and_not_otherwise(built, tmp_path):
     ws = raw_workspace(built, tmp_path, "web__events")
     config = ws.config.with_changes(volume=VolumeConfig(min_baseline_rows=20, max_drop_share=0.5, baseline_days=14))
@@ -234,6 +243,23 @@ def test_volume_drop_counts_a_missing_day_and_tolerates_the_configured_share(tmp
         check = volume_drop(con, asset="raw/x", entity_root=root, days=[first + timedelta(days=20)], config=strict,
                             data_file="data_0.parquet", limit=5)
         assert check.status == "failed"
+
+
+def test_volume_drop_waits_for_history_after_a_backlog_export(tmp_path):
+    root = tmp_path / "entity"
+    first = date(2026, 1, 1)
+    sizes = {first: 10_000, **{first + timedelta(days=i): 100 for i in range(1, 12)}}  # the backlog, then daily
+    with duckdb.connect() as con:
+        for day, n in sizes.items():
+            (root / f"dt={day}").mkdir(parents=True)
+            con.execute(f"COPY (SELECT range AS x FROM range({n})) TO '{root / f'dt={day}' / 'data_0.parquet'}'")
+        config = VolumeConfig(max_drop_share=0.5, baseline_days=14, min_baseline_days=7, min_baseline_rows=50)
+        check = volume_drop(con, asset="raw/x", entity_root=root, days=sorted(sizes), config=config,
+                            data_file="data_0.parquet", limit=5)
+        assert check.status == "passed" and check.observed_value["days_judged"] == 12 - 7
+        eager = volume_drop(con, asset="raw/x", entity_root=root, days=sorted(sizes),
+                            config=replace(config, min_baseline_days=1), data_file="data_0.parquet", limit=5)
+        assert eager.status == "failed" and eager.unexpected_keys[0]["dt"] == (first + timedelta(days=1)).isoformat()
 
 
 def test_null_share_drift_is_judged_against_the_last_passed_run(workspace):
