@@ -85,7 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    outcome = run_main_job(settings, scan, as_of=args.as_of)
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        print(f"error: --from {args.date_from} is after --to {args.date_to}", file=sys.stderr)
+        return 2
+    outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to)
     print(outcome.render())
     return 0 if outcome.ok else 1
 
@@ -123,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="ingest, build, audit, publish and sync")
     run.add_argument("--landing", help="landing root (default: $LANDING_ROOT)")
     run.add_argument("--as-of", type=_date, help="build as known at the end of this day (default: latest file)")
+    run.add_argument("--from", dest="date_from", type=_date, help="backfill: first export date to (re)load")
+    run.add_argument("--to", dest="date_to", type=_date,
+                     help="backfill: last export date to (re)load (the build is as of it unless --as-of)")
     run.set_defaults(func=cmd_run)
 
     sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")

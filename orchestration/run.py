@@ -149,8 +149,10 @@ def dates_to_load(settings: Settings, scan: LandingScan, dates: list[date]) -> l
     return sorted(pending)
 
 
-def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = None) -> RunOutcome:
-    """Execute the main job over every export date in the landing zone (up to `as_of`)."""
+def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = None,
+                 first: date | None = None, last: date | None = None) -> RunOutcome:
+    """Execute the main job over every export date in the landing zone (up to `as_of`), or, for a backfill,
+    over the export dates `first`..`last` (every one of them, built as of `last` unless `as_of` says)."""
     import time
 
     dates = [d for d in scan.dates if as_of is None or d <= as_of]
@@ -168,10 +170,18 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
     if not dates:
         return RunOutcome("-", False, as_of or date.min, as_of or date.min, 0.0, notes=notes,
                           error="no export dates to load")
-    pending = dates_to_load(settings, scan, dates)
-    # Only the span of days with new, changed or vanished files is run (each day in a partition range
-    # costs Dagster events); with nothing new, the last day alone, so the rest of the job still runs.
-    start, end = (pending[0], pending[-1]) if pending else (dates[-1], dates[-1])
+    if first or last:
+        # A backfill: the whole requested span (days whose files did not change are skipped by the loader).
+        dates = [d for d in dates if (first is None or d >= first) and (last is None or d <= last)]
+        if not dates:
+            return RunOutcome("-", False, first or date.min, last or date.min, 0.0, notes=notes,
+                              error=f"no export dates between {first or 'the first'} and {last or 'the last'}")
+        start, end = dates[0], dates[-1]
+    else:
+        pending = dates_to_load(settings, scan, dates)
+        # Only the span of days with new, changed or vanished files is run (each day in a partition range
+        # costs Dagster events); with nothing new, the last day alone, so the rest of the job still runs.
+        start, end = (pending[0], pending[-1]) if pending else (dates[-1], dates[-1])
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),

@@ -13,7 +13,6 @@ from dagster_duckdb import DuckDBResource
 from warehouse_helpers import run_dbt
 
 from orchestration.predictions.assets import build_predictions_asset
-from orchestration.settings import Settings
 
 
 def test_the_tiny_run_refuses_thin_data_and_leaves_the_columns_null(tiny_run, warehouse):
@@ -31,11 +30,10 @@ def test_the_tiny_run_refuses_thin_data_and_leaves_the_columns_null(tiny_run, wa
 
 
 @pytest.fixture
-def tiny_copy(tiny_run, tmp_path, monkeypatch):
+def tiny_copy(tiny_run, c360_env):
     home, _ = tiny_run
-    monkeypatch.setenv("C360_HOME", str(tmp_path / "home"))
-    settings = Settings.from_env()
-    settings.duckdb_database.parent.mkdir(parents=True)
+    settings = c360_env
+    settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(home / "warehouse.duckdb", settings.duckdb_database)
     return settings
 
