@@ -37,7 +37,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
+    from orchestration.quality.checks import build_quality_checks
     from orchestration.segments.assets import build_segment_history_asset
+    from orchestration.segments.catalog import segment_definitions
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
     from orchestration.transform.project import dbt_project
 
@@ -49,6 +51,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
     )
     activation = build_activation_assets(manifest, settings)
+    quality_checks = build_quality_checks(
+        settings, [s.name for s in segment_definitions(manifest)], manifest_path=dbt_project().manifest_path
+    )
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
@@ -67,6 +72,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
             *activation,
         ],
+        asset_checks=quality_checks,
         jobs=[main_job, sync_job],
         schedules=[build_daily_schedule(settings, MAIN_JOB)],
         sensors=[build_landing_sensor(settings, MAIN_JOB)],
