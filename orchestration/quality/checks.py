@@ -33,15 +33,13 @@ from dagster._core.storage.tags import (
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.quality.audit import Auditor, AuditRun, AuditTarget, audit_targets
 from orchestration.quality.config import AuditConfig
 from orchestration.quality.results import RunSummary, summary_rows
 from orchestration.settings import Settings
 
 AUDIT_CHECK = "quality_audit"
-# The run tag `c360 run` pins the build's as-of date with (orchestration/transform/assets.py, AS_OF_TAG).
-AS_OF_TAG = "c360/as_of_date"
 
 
 def run_partition_days(context: AssetCheckExecutionContext) -> list[date] | None:

@@ -411,6 +411,30 @@ def test_large_tables_are_validated_in_batches_with_the_same_outcome(workspace):
         {"customer_key": key}]
 
 
+def test_wide_batches_are_validated_in_narrow_frames_with_the_same_outcome(workspace, monkeypatch):
+    from orchestration.quality import validation
+
+    key = a_customer_with_orders(workspace)[0]
+    workspace.sql("INSERT INTO marts.customer_360 SELECT * FROM marts.customer_360 WHERE customer_key = ?", [key])
+    workspace.sql("UPDATE marts.customer_360 SET last_order_at = last_order_at + INTERVAL 400 DAY, "
+                  "rfm_recency_score = 7 WHERE customer_key = ?", [key])
+    c360 = target(CUSTOMER_360)
+    wide = workspace.auditor().audit(c360, workspace.run("run-1"))
+    monkeypatch.setattr(validation, "NARROW_ABOVE_CELLS", 0)
+    auditor = workspace.auditor()
+    widths = []
+    original = auditor.gx._validate
+    auditor.gx._validate = lambda *a, **k: widths.append(a[2].shape[1]) or original(*a, **k)
+    narrow = auditor.audit(c360, workspace.run("run-2"))
+    assert len(widths) > 20 and sorted(widths)[-2] <= 4  # the schema frame, then a few columns at a time
+    outcome = {(r.check_name, r.status, r.unexpected_count, json.dumps(r.unexpected_keys)) for r in wide.records}
+    assert {(r.check_name, r.status, r.unexpected_count, json.dumps(r.unexpected_keys))
+            for r in narrow.records} == outcome
+    failed = {r.check_name for r in narrow.critical_failures + narrow.warning_failures}
+    assert {"expect_column_values_to_be_unique(customer_key)", "last_order_at_not_after_as_of_date",
+            "expect_column_values_to_be_between(rfm_recency_score)"} <= failed
+
+
 def test_raw_partitions_are_batched_by_export_date(built, tmp_path):
     ws = raw_workspace(built, tmp_path, "web__events")
     web = target(("raw", "web__events"))
