@@ -11,6 +11,7 @@ from dagster import DagsterInstance, execute_job, reconstructable
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.ingestion.landing import LandingScan
+from orchestration.partitions import AS_OF_TAG
 from orchestration.settings import Settings
 
 
@@ -186,7 +187,7 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
         # The build is as of the latest export date (or --as-of), even when only older days are reloaded.
-        "c360/as_of_date": (as_of or dates[-1]).isoformat(),
+        AS_OF_TAG: (as_of or dates[-1]).isoformat(),
     }
     began = time.perf_counter()
     import os
@@ -195,7 +196,7 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
 
     # Models edited since the last run are part of this one; parsed with the run's own vars and database.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
-    refresh_manifest({"as_of_date": tags["c360/as_of_date"], "reload_from_date": start.isoformat()})
+    refresh_manifest({"as_of_date": tags[AS_OF_TAG], "reload_from_date": start.isoformat()})
     _relax_sqlite_durability()
     with DagsterInstance.get() as instance:
         # The console shows warnings only; every event still goes to the instance for the UI.

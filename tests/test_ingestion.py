@@ -306,3 +306,21 @@ def test_generated_dirt_of_every_kind_is_quarantined_exactly_and_nothing_is_lost
     # The generator's identical re-deliveries are recorded as duplicates, not loaded twice.
     duplicates = wh.execute("SELECT count(*) FROM raw.load_manifest WHERE status = 'duplicate'").fetchone()[0]
     assert duplicates == sum(1 for fs in summary.files.values() for f in fs if "redelivery" in f) > 0
+
+
+def test_a_source_that_stopped_delivering_warns_on_its_raw_asset():
+    from types import SimpleNamespace
+
+    from orchestration.ingestion.assets import delivery_check
+    from orchestration.ingestion.entities import get_entity
+
+    orders = get_entity("shop__orders")
+    files = [SimpleNamespace(file_date=date(2026, 10, d)) for d in (1, 2, 28)]
+    fine = delivery_check(orders, files, date(2026, 10, 31))
+    assert fine.passed and fine.metadata["silent_days"].value == 3
+    stale = delivery_check(orders, files[:2], date(2026, 10, 31))
+    assert not stale.passed and stale.severity.value == "WARN" and "more than the 3 days" in stale.description
+    # Sparse streams get a longer allowance; an absent optional source is not a warning.
+    erasures = get_entity("privacy__deletion_requests")
+    assert delivery_check(erasures, files[:2], date(2026, 10, 31)).passed
+    assert delivery_check(erasures, [], date(2026, 10, 31)).passed

@@ -12,8 +12,7 @@ from datetime import date
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.ingestion.landing import LandingFile, LandingScan
-
-AS_OF_TAG = "c360/as_of_date"
+from orchestration.partitions import AS_OF_TAG
 
 
 def fingerprint(file: LandingFile) -> str:

@@ -4,7 +4,7 @@ No `from __future__ import annotations` here: Dagster inspects the `context` ann
 """
 
 
-from datetime import date
+from datetime import date, timedelta
 
 from dagster import (
     AssetCheckResult,
@@ -14,22 +14,43 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 from dagster_duckdb import DuckDBResource
 
-from orchestration.ingestion.entities import ENTITIES, Entity
+from orchestration.ingestion.entities import ENTITIES, Entity, max_silent_days
 from orchestration.ingestion.landing import scan_entity
 from orchestration.ingestion.loader import EntityLoadResult, connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
 
 DUCKDB_POOL = "duckdb_writer"
 CHECK_FILES_CONSISTENT = "landing_files_consistent"
 CHECK_LAYOUT = "landing_layout"
+CHECK_DELIVERING = "source_delivering"
+# Visible in the UI when the raw layer has not been refreshed for two days (no run, or runs failing early).
+RAW_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=30))
+
+
+def delivery_check(entity: Entity, files: list, reference: date) -> AssetCheckResult:
+    """WARN when the entity's newest landing file is older than its allowance before `reference` (the run's
+    as-of date): a source that stopped delivering shows on its asset instead of silently going stale."""
+    allowance = max_silent_days(entity)
+    if not files:
+        return AssetCheckResult(check_name=CHECK_DELIVERING, passed=True, severity=AssetCheckSeverity.WARN,
+                                description="no files: an absent optional source", metadata={"files": 0})
+    newest = max(f.file_date for f in files)
+    silent = (reference - newest).days
+    return AssetCheckResult(
+        check_name=CHECK_DELIVERING, passed=silent <= allowance, severity=AssetCheckSeverity.WARN,
+        description=(f"newest file {newest}, {silent} days before {reference}"
+                     + ("" if silent <= allowance else f": more than the {allowance} days allowed")),
+        metadata={"newest_file_date": newest.isoformat(), "silent_days": silent, "allowed_days": allowance},
+    )
 
 
 def raw_asset_key(entity: Entity) -> AssetKey:
@@ -79,11 +100,17 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
                 CHECK_LAYOUT, asset=key,
                 description="Every file in the entity's landing folder follows the layout.",
             ),
+            AssetCheckSpec(
+                CHECK_DELIVERING, asset=key,
+                description=f"The source delivered a file within {max_silent_days(entity)} days of the as-of date.",
+            ),
         ],
         metadata={"source": entity.source, "entity": entity.entity, "format": entity.format},
+        freshness_policy=RAW_FRESHNESS,
     )
     def _raw_asset(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
         days = [date.fromisoformat(k) for k in context.partition_keys]
+        reference = date.fromisoformat(context.run.tags.get(AS_OF_TAG, days[-1].isoformat()))
         files, layout_problems = scan_entity(settings.landing_root, entity)
         con = connect()
         try:
@@ -115,6 +142,7 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
                     description="; ".join(problems) or "every file follows the layout",
                     metadata={"unrecognised_files": len(problems)},
                 ),
+                delivery_check(entity, files, reference),
             ],
         )
 

@@ -169,3 +169,15 @@ ENTITIES_BY_PATH: dict[tuple[str, str], Entity] = {(e.source, e.entity): e for e
 def get_entity(name: str) -> Entity:
     """Look an entity up by `<source>__<entity>`."""
     return ENTITIES_BY_NAME[name]
+
+
+# How many days an entity may go without a landing file before its raw asset's `source_delivering` check
+# warns. A day without records has no file (LANDING_ZONE.md), so sparse streams get longer allowances.
+SILENT_DAYS_DEFAULT = 3
+SILENT_DAYS = {"privacy__deletion_requests": 90, "subscriptions__subscriptions": 14, "referrals__referrals": 14}
+
+
+def max_silent_days(entity: Entity) -> int:
+    """Days the entity may deliver nothing before that is worth a warning."""
+    return SILENT_DAYS.get(entity.name, SILENT_DAYS_DEFAULT)
+

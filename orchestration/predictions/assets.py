@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.partitions import AS_OF_TAG
 from orchestration.predictions.bgnbd import fit_bgnbd
 from orchestration.predictions.diagnostics import calibration_holdout_table, params_markdown, plot_calibration_holdout
 from orchestration.predictions.forecast import (
@@ -139,7 +140,7 @@ def build_predictions_asset(settings: Settings):
         with warehouse.get_connection() as con:
             summary = read_summary(con)
         if summary.empty:
-            as_of = date.fromisoformat(context.run.tags.get("c360/as_of_date", date.min.isoformat()))
+            as_of = date.fromisoformat(context.run.tags.get(AS_OF_TAG, date.min.isoformat()))
         else:
             as_of = pd.Timestamp(summary["as_of_date"].iloc[0]).date()
         result = forecast_customers(summary[list(REQUIRED_COLUMNS)], as_of, min_customers=config.min_customers,

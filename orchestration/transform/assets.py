@@ -16,12 +16,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import C360DbtTranslator
 
-AS_OF_TAG = "c360/as_of_date"
 INCREMENTAL_MODELS = "config.materialized:incremental"
 
 
