@@ -183,6 +183,7 @@ class Auditor:
                 chunks = [[f for c in chunks for f in c]]
 
             def batches() -> Iterator[pd.DataFrame]:
+                """The run's partitions, a group of export dates at a time."""
                 for chunk in chunks:
                     yield _read_raw(con, [p for _, p, _ in chunk], needed, suite.derived_columns)
 
@@ -239,6 +240,7 @@ class Auditor:
             n_batches = 1
 
         def batches() -> Iterator[pd.DataFrame]:
+            """The needed columns, one hash slice of the key at a time."""
             select = f"SELECT {', '.join(_q(c) for c in needed) or 'NULL AS _none'} FROM {target.relation}"
             for i in range(n_batches):
                 where = f" WHERE hash({', '.join(_q(k) for k in key)}) % {n_batches} = {i}" if n_batches > 1 else ""

@@ -21,18 +21,22 @@ from orchestration.quality.sql_checks import volume_drop
 
 
 def target(path: tuple[str, ...]) -> AuditTarget:
+    """The audit target of an asset."""
     return next(t for t in audit_targets([]) if t.asset_path == path)
 
 
 def segment_target(name: str) -> AuditTarget:
+    """The audit target of a segment."""
     return audit_targets([name])[-1]
 
 
 def record(summary: RunSummary, name: str) -> CheckRecord:
+    """One check's record in an audit summary."""
     return next(r for r in summary.records if r.check_name == name)
 
 
 def result_row(ws: Workspace, run_id: str, asset: str, check_name: str) -> dict:
+    """The one audit.check_results row of a check in a run."""
     with ws.connect() as con:
         cursor = con.execute(
             "SELECT * FROM audit.check_results WHERE run_id = ? AND asset = ? AND check_name = ?",
@@ -44,11 +48,13 @@ def result_row(ws: Workspace, run_id: str, asset: str, check_name: str) -> dict:
 
 
 def a_customer_with_orders(ws: Workspace, n: int = 1) -> list[str]:
+    """Keys of the first customers (by key) who ordered."""
     return [r[0] for r in ws.sql(
         "SELECT customer_key FROM marts.customer_360 WHERE orders_count > 0 ORDER BY customer_key LIMIT ?", [n])]
 
 
 def partition(ws: Workspace, entity: str, day: date) -> Path:
+    """The data file of one raw partition in a workspace."""
     return ws.settings.raw_root / entity / f"dt={day.isoformat()}" / "data_0.parquet"
 
 
@@ -313,12 +319,15 @@ def test_revenue_reconciles_per_customer_not_only_in_total(workspace):
     assert {k["customer_key"] for k in check.unexpected_keys} == {a, b}
 
 
+def _segment_select() -> str:
+    return ("SELECT customer_key, email, first_name, false AS is_holdout, email_consent, 'test' AS segment_reason "
+            "FROM marts.customer_360")
+
+
 def write_segment(ws: Workspace, name: str, where: str, purpose: str, extra_rows: str = "") -> Path:
     """A segment-shaped table and a manifest that knows it (the segment's purpose in config.meta)."""
-    select = ("SELECT customer_key, email, first_name, false AS is_holdout, email_consent, 'test' AS segment_reason "
-              "FROM marts.customer_360")
     ws.sql("CREATE SCHEMA IF NOT EXISTS segments")
-    ws.sql(f"CREATE OR REPLACE TABLE segments.{name} AS {select} WHERE {where} {extra_rows}")
+    ws.sql(f"CREATE OR REPLACE TABLE segments.{name} AS {_segment_select()} WHERE {where} {extra_rows}")
     manifest = json.loads(ws.manifest.read_text())
     manifest["nodes"][f"model.customer360.{name}"] = {
         "resource_type": "model", "name": name, "schema": "segments", "columns": {},
@@ -347,11 +356,6 @@ def test_marketing_segment_holds_only_subscribed_members(workspace):
     service = workspace.auditor(manifest=manifest).audit(segment_target("seg_test_help"), workspace.run("run-2"))
     assert service.passed, [(r.check_name, r.unexpected_keys) for r in service.critical_failures]
     assert record(service, "members_exist_in_customer_360").status == "passed"
-
-
-def _segment_select() -> str:
-    return ("SELECT customer_key, email, first_name, false AS is_holdout, email_consent, 'test' AS segment_reason "
-            "FROM marts.customer_360")
 
 
 def test_segment_size_is_bounded_and_an_empty_segment_only_warns(workspace):

@@ -59,10 +59,12 @@ def run_job(ws: Workspace, keys: list[AssetKey], partitions_def=None, tags: dict
 
 
 def evaluations(result) -> dict[str, object]:
+    """The run's check evaluations by asset."""
     return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
 
 
 def materialized(result) -> set[AssetKey]:
+    """The assets the run materialised."""
     return {e.asset_key for e in result.get_asset_materialization_events()}
 
 

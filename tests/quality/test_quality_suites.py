@@ -17,6 +17,7 @@ SUITES = all_suite_paths()
 
 
 def raw_columns(name: str) -> set[str]:
+    """Columns of a raw table, from the loader's own schema."""
     with duckdb.connect() as con:
         return {r[0] for r in con.execute(f"DESCRIBE {raw_schema_sql(get_entity(name))}").fetchall()}
 
