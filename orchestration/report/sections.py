@@ -361,6 +361,10 @@ def campaign_lift(db: Serving) -> Content:
 def sync_results(db: Serving) -> Content:
     """The latest run of each sync (segment x destination) from activation.sync_runs: status and counts."""
     table = "activation.sync_runs"
+    if not db.has(table):
+        # Syncs run after the publish step and log to the warehouse: the next publish carries them.
+        raise MissingInput(f"table {table} is not in the serving file (no sync published yet: syncs are logged "
+                           "after the serving file is published, so they show from the next run on)")
     db.require(table, "sync_id", "segment", "destination", "status", "started_at")
     counts = _optional(db, table, ["audience", "unchanged", "sent", "succeeded", "rejected", "failed", "message"])
     frame = db.df(f"select segment, destination, status, started_at{''.join(', ' + c for c in counts)} from {table} "
