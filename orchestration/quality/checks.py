@@ -82,11 +82,14 @@ def check_result(summary: RunSummary) -> AssetCheckResult:
         metadata["failures"] = MetadataValue.md(summary_rows(failed))
     names = [f"{r.check_name} ({r.unexpected_count} unexpected)" if r.unexpected_count else r.check_name
              for r in failed]
+    skipped = f", {len(summary.skipped)} skipped" if summary.skipped else ""
     description = (f"{len(summary.critical_failures)} critical, {len(summary.warning_failures)} warning "
-                   f"failures: {'; '.join(names)}" if failed else f"{len(summary.records)} checks passed")
+                   f"failures: {'; '.join(names)}" if failed
+                   else f"{len(summary.records) - len(summary.skipped)} checks passed{skipped}")
     return AssetCheckResult(
         passed=not failed,
-        severity=AssetCheckSeverity.ERROR if summary.critical_failures else AssetCheckSeverity.WARN,
+        # WARN only when warnings alone failed: that is what lets downstream assets run
+        severity=AssetCheckSeverity.WARN if failed and not summary.critical_failures else AssetCheckSeverity.ERROR,
         metadata=metadata,
         description=description[:1000],
     )
