@@ -2,7 +2,7 @@
 
 Verbs arrive with the features behind them: `generate` writes a landing zone, `run` materialises
 everything through Dagster on the persistent instance so the run shows up in the UI, `sync` sends the
-published segments to their destinations (or prints the plan).
+published segments to their destinations (or prints the plan), `report` rewrites the HTML run report.
 """
 
 from __future__ import annotations
@@ -107,6 +107,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
                             force=args.force)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """(Re)write the HTML run report from serving.duckdb."""
+    settings = Settings.from_env()
+    if not settings.serving_database.exists():
+        print(f"error: {settings.serving_database} does not exist yet: `c360 run` publishes it first.",
+              file=sys.stderr)
+        return 2
+    from orchestration.report.build import build_report
+
+    out = Path(args.out).resolve() if args.out else settings.home / "docs" / "report.html"
+    result = build_report(settings.serving_database, out)
+    print(f"wrote {result.path}: {len(result.rendered)} sections")
+    for key, reason in result.missing.items():
+        print(f"  {key}: not drawn, missing input ({reason})")
+    for key, error in result.failed.items():
+        print(f"  {key}: could not be drawn ({error})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `c360`."""
     parser = argparse.ArgumentParser(prog="c360", description="Customer-360 warehouse")
@@ -137,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print the plan (counts and a sample), send nothing")
     sync.add_argument("--force", action="store_true", help="send even when the circuit breaker would stop it")
     sync.set_defaults(func=cmd_sync)
+
+    report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb")
+    report.add_argument("--out", help="where to write it (default: $C360_HOME/docs/report.html)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -38,6 +38,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.quality.checks import build_quality_checks
+    from orchestration.report.assets import build_report_asset
     from orchestration.segments.assets import build_segment_history_asset
     from orchestration.segments.catalog import segment_definitions
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
@@ -51,6 +52,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
     )
     activation = build_activation_assets(manifest, settings)
+    # Last in the run: after publish and every sync.
+    report = build_report_asset(settings, [serving.key, *(key for a in activation for key in a.keys)])
     quality_checks = build_quality_checks(
         settings, [s.name for s in segment_definitions(manifest)], manifest_path=dbt_project().manifest_path
     )
@@ -70,7 +73,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
-            *activation,
+            *activation, report,
         ],
         asset_checks=quality_checks,
         jobs=[main_job, sync_job],

@@ -90,9 +90,13 @@ class RunOutcome:
                 layers[key.split("/")[0]] = layers.get(key.split("/")[0], 0) + 1
             lines.append("  assets built: " + ", ".join(f"{n} {layer}" for layer, n in sorted(layers.items())))
         lines.extend(self._stage_lines())
-        lines.append(f"  checks: {self.checks_passed} passed, {len(self.failed_checks)} failed")
-        for check in self.failed_checks:
+        errors = [c for c in self.failed_checks if "(ERROR)" in c]
+        warnings = [c for c in self.failed_checks if "(ERROR)" not in c]
+        lines.append(f"  checks: {self.checks_passed} passed, {len(errors)} failed, {len(warnings)} warnings")
+        for check in errors:
             lines.append(f"  check failed: {check}")
+        for check in warnings:
+            lines.append(f"  warning: {check}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         if self.error:
