@@ -27,6 +27,9 @@ def test_the_tiny_run_refuses_thin_data_and_leaves_the_columns_null(tiny_run, wa
     ).fetchone()[0]
     assert nulls == 0
     assert warehouse.execute("SELECT count(*) FROM predictions.model_params").fetchone()[0] == 0
+    status, reason, buyers = warehouse.execute(
+        "SELECT status, reason, customers_with_orders FROM predictions.model_runs").fetchone()
+    assert status == "refused" and "fewer than the minimum of 500" in reason and 0 < buyers < 500
 
 
 @pytest.fixture

@@ -42,6 +42,10 @@ create table if not exists predictions.model_params (
     model varchar, parameter varchar, value double, time_unit varchar, n_customers bigint, log_likelihood double,
     as_of_date date, fitted_at timestamp
 );
+create table if not exists predictions.model_runs (
+    as_of_date date, status varchar, reason varchar, note varchar, customers_with_orders bigint,
+    repeat_customers bigint, recorded_at timestamp
+);
 """
 
 
@@ -111,6 +115,15 @@ def write_predictions(con: duckdb.DuckDBPyConnection, result: ForecastResult, as
         con.execute(
             "insert into predictions.model_params select model, parameter, value, time_unit, n_customers, "
             "log_likelihood, cast(as_of_date as date), cast(fitted_at as timestamp) from new_params"
+        )
+        # One row per as-of date: what the step decided and why (the report and BI quote it).
+        metadata = result.metadata()
+        con.execute("delete from predictions.model_runs where as_of_date = ?", [as_of])
+        con.execute(
+            "insert into predictions.model_runs values (?, ?, ?, ?, ?, ?, current_timestamp::timestamp)",
+            [as_of, result.status, result.reason or "fitted",
+             result.bgnbd.note if result.bgnbd is not None else None,
+             metadata["n_customers"], metadata["n_repeat_customers"]],
         )
         con.execute("commit")
     except BaseException:

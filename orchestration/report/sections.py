@@ -251,6 +251,11 @@ def _no_predictions_reason(db: Serving) -> str:
     status_text = ", ".join(f"'{s}' for {int(c):,} customers" for s, c in zip(statuses["model_status"],
                                                                               statuses["n"], strict=True))
     params_text = f"{params} holds no fitted parameters" if not fitted else f"{params} has {fitted} parameters"
+    runs = "predictions.model_runs"
+    if db.has(runs, "reason"):
+        latest = db.df(f"select status, reason from {runs} order by as_of_date desc limit 1")
+        if not latest.empty and latest["status"].iloc[0] == "refused":
+            return f"the churn model refused to predict: {latest['reason'].iloc[0]}.{buyers}"
     if "refused" in set(statuses["model_status"]):
         return (f"the churn model refused to predict (model_status {status_text}) and {params_text}: the data was "
                 "too thin or the fit unusable (the predictions step's run log gives the exact reason)."
