@@ -21,9 +21,8 @@ from dagster_duckdb import DuckDBResource
 from quality_helpers import END, Workspace, raw_workspace
 
 from orchestration.ingestion.entities import ENTITIES
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.quality import AUDIT_CHECK, build_quality_checks
-from orchestration.quality.checks import AS_OF_TAG
 
 PUBLISHED = AssetKey(["serving", "published"])
 
