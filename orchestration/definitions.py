@@ -39,6 +39,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.quality.checks import build_quality_checks
     from orchestration.report.assets import build_report_asset
+    from orchestration.report.dbt_docs import build_dbt_docs_asset
     from orchestration.segments.assets import build_segment_history_asset
     from orchestration.segments.catalog import segment_definitions
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
@@ -73,7 +74,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
-            *activation, report,
+            *activation, report, build_dbt_docs_asset(settings, [serving.key]),
         ],
         asset_checks=quality_checks,
         jobs=[main_job, sync_job],
