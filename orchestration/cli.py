@@ -65,6 +65,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def warehouse_lock_problem(settings: Settings) -> str | None:
+    """A sentence when another process holds the working warehouse (DuckDB allows one writer), else None."""
+    import duckdb
+
+    if not settings.duckdb_database.exists():
+        return None
+    try:
+        duckdb.connect(str(settings.duckdb_database)).close()
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        return (f"{settings.duckdb_database} is in use by another process ({str(exc).splitlines()[0]}). "
+                "Wait for the other `c360 run` to finish, or close the tool that opened it: BI tools belong on "
+                f"{settings.serving_database.name}, opened read-only.")
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Materialise everything for the landing zone's dates through Dagster and print a summary."""
     if args.landing:
@@ -87,6 +104,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.date_from and args.date_to and args.date_from > args.date_to:
         print(f"error: --from {args.date_from} is after --to {args.date_to}", file=sys.stderr)
+        return 2
+    locked = warehouse_lock_problem(settings)
+    if locked:
+        print(f"error: {locked}", file=sys.stderr)
         return 2
     outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to)
     print(outcome.render())

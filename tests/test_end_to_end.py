@@ -7,6 +7,8 @@ warehouse that run built.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime
 
 import duckdb
@@ -150,3 +152,21 @@ def test_a_landing_zone_with_only_the_required_sources_runs_end_to_end(tmp_path)
     assert rows > 0 and with_orders > 0 and points == 0
     assert con.execute("SELECT count(*) FROM raw.web__events").fetchone()[0] == 0
     con.close()
+
+
+def test_a_locked_warehouse_is_a_clear_error(tmp_path):
+    home = tmp_path / "locked"
+    from orchestration.sample_data import generate
+
+    generate(home / "landing", tier="tiny", days=3, sources={"shop"})
+    home.mkdir(exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(home / "warehouse.duckdb")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        ran = c360(["run"], home)
+    finally:
+        holder.kill()
+    assert ran.returncode == 2
+    assert "is in use by another process" in ran.stderr and "serving.duckdb" in ran.stderr
