@@ -1,7 +1,7 @@
 """Shared parts of the local fake ESP servers: spec loading, schema validation, a threaded WSGI server.
 
-The schemas are the vendors' own (../shared/specs/): every request a client sends is validated
-against the operation's request schema and parameters, and every response the fake sends is
+The schemas are the vendors' own (../shared/specs/, vendored in tests/activation/specs/): every request a
+client sends is validated against the operation's request schema and parameters, and every response the fake sends is
 validated against the documented response schema, so a drift on either side fails the tests.
 """
 
@@ -26,7 +26,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 REPO = Path(__file__).resolve().parents[2]
-SPECS = Path(os.environ.get("C360_SPECS_DIR") or REPO.parent / "shared" / "specs")
+# The vendors' schemas, vendored unchanged from ../shared/specs/ so CI (a clean clone) has them;
+# test_activation_spec checks the copy still equals ../shared/specs/ wherever that exists.
+VENDORED_SPECS = Path(__file__).resolve().parent / "specs"
+SHARED_SPECS = REPO.parent / "shared" / "specs"
+SPECS = Path(os.environ.get("C360_SPECS_DIR") or VENDORED_SPECS)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 

@@ -108,3 +108,14 @@ def test_fakes_refuse_requests_that_break_the_spec(klaviyo, mailchimp):
     assert len(klaviyo.violations) == 3 and len(mailchimp.violations) == 1
     klaviyo.violations.clear()
     mailchimp.violations.clear()
+
+
+def test_the_vendored_specs_are_the_shared_ones_unchanged():
+    """tests/activation/specs/ is a byte-for-byte copy of ../shared/specs/ (checked where that folder exists)."""
+    from fake_common import SHARED_SPECS, VENDORED_SPECS
+
+    if not SHARED_SPECS.is_dir():
+        pytest.skip(f"{SHARED_SPECS} is not on this machine; the vendored copy is used")
+    shared = {p.relative_to(SHARED_SPECS): p.read_bytes() for p in SHARED_SPECS.rglob("*") if p.is_file()}
+    vendored = {p.relative_to(VENDORED_SPECS): p.read_bytes() for p in VENDORED_SPECS.rglob("*") if p.is_file()}
+    assert shared == vendored
