@@ -46,11 +46,19 @@ def ensure_dagster_home(settings: Settings) -> Path:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write a sample landing zone."""
+    import logging
+
     from orchestration.sample_data import DirtRates, generate
 
     settings = Settings.from_env()
     out = Path(args.out).resolve() if args.out else settings.landing_root
     dirt = DirtRates.none() if args.clean else DirtRates()
+    # The generator logs each stage and entity as it finishes: progress on the terminal (stderr).
+    progress = logging.StreamHandler(sys.stderr)
+    progress.setFormatter(logging.Formatter("  %(message)s"))
+    generator_log = logging.getLogger("orchestration.sample_data")
+    generator_log.addHandler(progress)
+    generator_log.setLevel(logging.INFO)
     started = time.perf_counter()
     summary = generate(
         out, tier=args.tier, days=args.days, seed=args.seed, end_date=args.end_date, dirt=dirt, gzip=args.gzip

@@ -57,6 +57,7 @@ def _run_through_dagster(settings: Settings, pairs: list[tuple], force: bool) ->
 
     from orchestration.activation.assets import ERASURES, sync_asset_key
     from orchestration.definitions import sync_job
+    from orchestration.progress import step_progress
 
     keys = [sync_asset_key(spec, dest) for spec, dest in pairs]
     run_config = {
@@ -65,9 +66,10 @@ def _run_through_dagster(settings: Settings, pairs: list[tuple], force: bool) ->
     }
     log_path = settings.home / "logs" / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with DagsterInstance.get() as instance, log_path.open("w") as log, contextlib.redirect_stdout(log):
+    with DagsterInstance.get() as instance, step_progress(instance) as progress_tags, log_path.open("w") as log, \
+            contextlib.redirect_stdout(log):
         result = execute_job(reconstructable(sync_job), instance=instance, asset_selection=[ERASURES, *keys],
-                             run_config=run_config, raise_on_error=False)
+                             run_config=run_config, raise_on_error=False, tags=progress_tags)
     by_key = {e.asset_key: e.step_materialization_data.materialization.metadata
               for e in result.get_asset_materialization_events()}
     for key, (spec, dest) in zip(keys, pairs, strict=True):
