@@ -203,17 +203,21 @@ def summarize(plan: Plan, spec: SegmentSpec, destination: str, *, blocked: str |
     return "\n".join(lines)
 
 
-def breaker_reason(plan: Plan, max_change_share: float, *, established: bool = True) -> str | None:
+def breaker_reason(plan: Plan, max_change_share: float, *, established: bool = True,
+                   min_change_rows: int = 0) -> str | None:
     """Why the circuit breaker blocks this plan, or None.
 
     Blocks when the segment emptied while members are on the list, or when the planned change is
     more than `max_change_share` of the audience already on the list. The share rule protects an
     established audience only: until a run has completed (`established`), e.g. a first sync or its
-    restart after a crash, it does not apply.
+    restart after a crash, it does not apply. Neither rule applies to changes of fewer than
+    `min_change_rows` rows: a segment of three people losing two is no incident.
     """
+    if plan.changes < min_change_rows and plan.previous_audience < min_change_rows:
+        return None
     if plan.previous_audience > 0 and plan.audience == 0:
         return f"the segment emptied ({plan.previous_audience} members on the list)"
-    if plan.previous_audience > 0 and established:
+    if plan.previous_audience > 0 and established and plan.changes >= min_change_rows:
         share = plan.changes / plan.previous_audience
         if share > max_change_share:
             return (

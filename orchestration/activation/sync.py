@@ -61,6 +61,7 @@ class SyncOptions:
     max_delay: float = 60.0
     timeout: tuple[float, float] = (10.0, 120.0)
     max_change_share: float = 0.30
+    min_change_rows: int = 50  # the breaker ignores smaller changes (and small segments emptying)
     max_rejected_share: float = 0.10
     klaviyo_batch_size: int = 10_000
     klaviyo_list_batch_size: int = 1_000
@@ -534,7 +535,7 @@ def run_sync(
             "SELECT count(*) > 0 FROM activation.sync_runs WHERE sync_id = ? AND status = 'success' AND NOT dry_run",
             [sync_id],
         ).fetchone()[0]
-        blocked = breaker_reason(plan, share, established=established)
+        blocked = breaker_reason(plan, share, established=established, min_change_rows=options.min_change_rows)
         result.plan_summary = summarize(plan, spec, destination, blocked=blocked)
         if dry_run:
             result.status = "dry_run"

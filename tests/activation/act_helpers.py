@@ -32,6 +32,7 @@ FAST = SyncOptions(
     mailchimp_batch_size=3,
     poll_interval=1.0,
     max_change_share=1.0,  # the circuit-breaker test sets its own; tiny segments change by large shares
+    min_change_rows=0,  # tiny test segments: the breaker's rules apply from the first row
     max_rejected_share=0.25,
 )
 

@@ -119,3 +119,19 @@ def test_the_vendored_specs_are_the_shared_ones_unchanged():
     shared = {p.relative_to(SHARED_SPECS): p.read_bytes() for p in SHARED_SPECS.rglob("*") if p.is_file()}
     vendored = {p.relative_to(VENDORED_SPECS): p.read_bytes() for p in VENDORED_SPECS.rglob("*") if p.is_file()}
     assert shared == vendored
+
+
+def test_the_circuit_breaker_ignores_small_changes_and_small_segments():
+    from orchestration.activation.plan import Plan, breaker_reason
+
+    small = Plan(counts={"insert": 1, "remove": 2}, audience=1, previous_audience=3)
+    assert breaker_reason(small, 0.3, min_change_rows=50) is None
+    assert "planned change 3 is 100% of the 3 members" in breaker_reason(small, 0.3, min_change_rows=0)
+    emptied_small = Plan(counts={"remove": 2}, audience=0, previous_audience=2)
+    assert breaker_reason(emptied_small, 0.3, min_change_rows=50) is None
+    emptied_big = Plan(counts={"remove": 500}, audience=0, previous_audience=500)
+    assert "emptied" in breaker_reason(emptied_big, 0.3, min_change_rows=50)
+    big_swing = Plan(counts={"insert": 400, "remove": 400}, audience=1000, previous_audience=1000)
+    assert "80% of the 1000 members" in breaker_reason(big_swing, 0.3, min_change_rows=50)
+    assert breaker_reason(Plan(counts={"insert": 60}, audience=1060, previous_audience=1000), 0.3,
+                          min_change_rows=50) is None
