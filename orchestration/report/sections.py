@@ -452,8 +452,11 @@ def check_results(db: Serving) -> Content:
         tables = (Table(columns, rows, numeric, caption="Failed checks"),)
     chart = charts.status_chart(counts, title="Data-quality checks: latest result per check, by severity",
                                 xlabel="severity", ylabel="checks")
+    # Critical failures block publishing; warnings do not: the headline keeps them apart.
+    critical_failed = int((bad["severity"] == "critical").sum()) if not bad.empty else 0
     return Content(chart=chart, notes=tuple(notes), tables=tables,
-                   headline=(("checks failed", num(len(bad))),))
+                   headline=(("critical checks failed", num(critical_failed)),
+                             ("check warnings", num(len(bad) - critical_failed))))
 
 
 # --- registry -----------------------------------------------------------------------------------------------
