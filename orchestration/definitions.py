@@ -48,7 +48,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     raw_assets = build_raw_assets(settings)
     predictions = build_predictions_asset(settings)
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    segment_history = build_segment_history_asset(manifest, dbt_project().project_dir)
+    segment_history = build_segment_history_asset(manifest)
     serving = build_serving_asset(
         settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
     )

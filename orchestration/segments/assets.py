@@ -3,9 +3,7 @@
 No `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime.
 """
 
-from pathlib import Path
 
-import yaml
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 from dagster_duckdb import DuckDBResource
 
@@ -18,12 +16,6 @@ SIZES = AssetKey(["segments", "segment_sizes_daily"])
 DEFINITIONS = AssetKey(["segments", "segment_definitions"])
 
 
-def project_holdout_share(project_dir: Path) -> float:
-    """The dbt var `holdout_share` of dbt_project.yml (the default of marketing segments)."""
-    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
-    return float((config.get("vars") or {}).get("holdout_share", 0.1))
-
-
 def sizes_table(sizes: dict[str, dict[str, int]]) -> str:
     """Markdown table of the segment sizes and moves recorded."""
     lines = ["| segment | members | holdout | entered | exited |", "|---|---:|---:|---:|---:|"]
@@ -32,12 +24,10 @@ def sizes_table(sizes: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
-def build_segment_history_asset(manifest: dict, project_dir: Path):
+def build_segment_history_asset(manifest: dict):
     """The multi-asset that records segment memberships, daily sizes and definitions after the segments
     (the segments of the dbt `manifest`)."""
-    segments: list[SegmentDefinition] = segment_definitions(
-        manifest, default_holdout_share=project_holdout_share(project_dir)
-    )
+    segments: list[SegmentDefinition] = segment_definitions(manifest)
     segment_keys = [AssetKey([s.schema, s.name]) for s in segments]
 
     @multi_asset(

@@ -1,7 +1,8 @@
 """The segments of the dbt project, read from its manifest: every model under models/segments/ and its meta.
 
-dbt validates the meta when it runs (macros/segments/validate_segment_meta.sql); this module only reads it,
-so Dagster can create the history and activation assets without any Python per segment.
+dbt validates the meta when it runs (macros/segments/validate_segment_meta.sql); the activation step parses
+it (`orchestration.activation.spec`). This module adds what the history needs on top of that parse (the
+model's description), so Dagster creates the history and activation assets without any Python per segment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from orchestration.activation.spec import load_segment_specs
 
 
 @dataclass(frozen=True)
@@ -25,36 +28,22 @@ class SegmentDefinition:
     activation: Mapping[str, Any] = field(default_factory=dict)
 
 
-def segment_nodes(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The manifest nodes of the project's segment models (models/segments/), by name."""
-    project = manifest.get("metadata", {}).get("project_name")
-    nodes = [
-        node for node in manifest.get("nodes", {}).values()
-        if node.get("resource_type") == "model"
-        and (project is None or node.get("package_name") == project)
-        and len(node.get("fqn", [])) > 2 and node["fqn"][1] == "segments"
+def segment_definitions(manifest: Mapping[str, Any]) -> list[SegmentDefinition]:
+    """Every segment of the manifest with its purpose, holdout share and destinations (one parse of the meta,
+    the activation step's; an invalid meta raises its SegmentSpecError naming the segment and field)."""
+    descriptions = {node.get("name"): " ".join((node.get("description") or "").split())
+                    for node in manifest.get("nodes", {}).values() if node.get("resource_type") == "model"}
+    return [
+        SegmentDefinition(
+            name=spec.model,
+            schema=spec.schema,
+            purpose=spec.purpose,
+            holdout_share=spec.holdout_share,
+            description=descriptions.get(spec.model, ""),
+            activation={"destinations": list(spec.destinations), "identifier": spec.identifier, "mode": spec.mode},
+        )
+        for spec in load_segment_specs(manifest)
     ]
-    return sorted(nodes, key=lambda node: node["name"])
-
-
-def segment_definitions(manifest: Mapping[str, Any], default_holdout_share: float = 0.1) -> list[SegmentDefinition]:
-    """Every segment with its purpose and holdout share (`default_holdout_share`, the dbt var `holdout_share`,
-    for marketing segments that declare none; 0 for service segments), as the dbt models apply them."""
-    definitions = []
-    for node in segment_nodes(manifest):
-        meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
-        segment = meta.get("segment") or {}
-        purpose = segment.get("purpose", "marketing")
-        share = segment.get("holdout_share", default_holdout_share if purpose == "marketing" else 0.0)
-        definitions.append(SegmentDefinition(
-            name=node["name"],
-            schema=node.get("schema") or "segments",
-            purpose=purpose,
-            holdout_share=float(share),
-            description=" ".join((node.get("description") or "").split()),
-            activation=meta.get("activation") or {},
-        ))
-    return definitions
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

@@ -44,8 +44,8 @@
         {%- if segment.get('purpose') not in ['marketing', 'service'] -%}
             {%- do errors.append(name ~ ": meta.segment.purpose must be marketing or service, got " ~ segment.get('purpose')) -%}
         {%- endif -%}
-        {%- set share = segment.get('holdout_share', 0) -%}
-        {%- if share is not number or share < 0 or share >= 1 -%}
+        {%- set share = segment.get('holdout_share') -%}
+        {%- if share is none or share is not number or share < 0 or share >= 1 -%}
             {%- do errors.append(name ~ ": meta.segment.holdout_share must be a number in [0, 1), got " ~ share) -%}
         {%- endif -%}
     {%- endif -%}
