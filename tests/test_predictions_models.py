@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.optimize import approx_fprime
-from scipy.special import betaln, hyp2f1
+from scipy.special import betaln
 
 from orchestration.predictions import (
     PARAMS_COLUMNS,
@@ -320,11 +320,7 @@ def test_conditional_expectation_against_quadrature(params):
 def test_hypergeometric_edge_cases_fall_back():
     # scipy's hyp2f1 returns nan for both forms of eq. 10 here (large x, z near 1); the answer must still be right.
     p, x, T, t = BgNbdParams(0.5, 10, 1.5, 5), 300.0, 0.5, 104.3
-    z = t / (p.alpha + T + t)
-    paper = hyp2f1(p.r + x, p.b + x, p.a + p.b + x - 1, z)
-    transformed = hyp2f1(p.a + p.b - 1 - p.r, p.a - 1, p.a + p.b + x - 1, z)
-    if np.isfinite(paper) or np.isfinite(transformed):
-        pytest.skip("this scipy evaluates the case; the quadrature fallback is covered below")
+    # Whatever this scipy returns for the two hypergeometric forms there, the answer must match the quadrature.
     got = conditional_expected_purchases(p, t, x, T, T)
     assert got == pytest.approx(_alive_expectation_by_quad(p, x, T, t) * prob_alive(p, x, T, T), rel=1e-7)
 

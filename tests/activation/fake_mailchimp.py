@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from fake_common import FakeServer, mailchimp_operations
 from werkzeug.wrappers import Request, Response
 
-API_KEY = "0123456789abcdef0123456789abcdef-us21"
+API_KEY = "local-fake-key-for-tests-us21"  # not a real key: the fake server only compares it
 
 
 def h(email: str) -> str:
