@@ -20,6 +20,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -162,6 +163,14 @@ def _recover_interrupted_swaps(entity_root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _sha256_all(files: Sequence[LandingFile]) -> dict[Path, str]:
+    """Content hash of every file, on as many threads as cores (hashlib and file reads release the GIL)."""
+    if len(files) < 2:
+        return {f.path: f.sha256() for f in files}
+    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
+        return dict(zip((f.path for f in files), pool.map(LandingFile.sha256, files), strict=True))
+
+
 def plan_partitions(
     con, raw_root: Path, entity: Entity, files: Sequence[LandingFile], days: Iterable[date]
 ) -> tuple[list[PartitionResult], dict[date, list[tuple[LandingFile, FileResult]]]]:
@@ -181,12 +190,14 @@ def plan_partitions(
     }
     decided: list[PartitionResult] = []
     to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
-    for day in sorted(set(days)):
+    wanted = sorted(set(days))
+    digests = _sha256_all([f for day in wanted for f in by_day.get(day, [])])
+    for day in wanted:
         landed = by_day.get(day, [])
         previous = manifest.get(day, {})
         if not landed and not previous:
             continue
-        hashed = [(f, f.sha256()) for f in landed]
+        hashed = [(f, digests[f.path]) for f in landed]
         conflicts = [f.rel_path for f, sha in hashed if f.rel_path in previous and previous[f.rel_path][0] != sha]
         if conflicts:
             decided.append(PartitionResult(
@@ -283,8 +294,10 @@ def _typed_value(f: Field) -> str:
 
 def _blank_sql(line: str = "line") -> str:
     """True for a blank line: NULL or only spaces (`trim` strips spaces only). Only a line that starts
-    with a space needs the `trim`, which copies the string: most lines are decided by one comparison."""
-    return f"({line} IS NULL OR {line} = '' OR (starts_with({line}, ' ') AND trim({line}) = ''))"
+    with a space needs the `trim`, which copies the string; a CASE evaluates it for those lines alone
+    (AND/OR in a projection evaluate both sides for every row)."""
+    return (f"(CASE WHEN {line} IS NULL OR {line} = '' THEN true "
+            f"WHEN starts_with({line}, ' ') THEN trim({line}) = '' ELSE false END)")
 
 
 def _record_sql(entity: Entity, lines: str) -> str:
