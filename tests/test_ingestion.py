@@ -196,6 +196,35 @@ def test_pos_csv_quoting_ragged_rows_and_wrong_types(landing, raw_root, tmp_path
     assert reasons[7].startswith("malformed CSV line")
 
 
+def test_blank_and_padded_lines(landing, raw_root, tmp_path):
+    landing.jsonl("shop", "orders", "2026-02-01.jsonl", [
+        "   ",  # only spaces: blank, counted apart
+        "  " + json.dumps(order(1)),  # leading spaces: still a JSON object
+        "\t",  # a tab is not blank: not JSON
+        '  "just a string"',  # JSON, not an object
+        order(2),
+    ])
+    landing.text("pos", "transactions", "2026-02-01.csv", POS_HEADER + "\n".join([
+        "T-1,1,popup,2026-02-01T15:20:00-06:00,a@example.com,,P-100,COF-1KG,coffee,1,44.50,USD",
+        "  ",
+        "T-2,1,popup,2026-02-01T15:20:00-06:00,a@example.com,,P-100,COF-1KG,coffee,1,44.50,USD",
+    ]) + "\n")
+    (orders,) = load(landing, raw_root).partitions
+    assert (orders.rows_read, orders.rows_loaded, orders.rows_quarantined) == (4, 2, 2)
+    assert orders.files[0].blank_lines == 1
+    (pos,) = load(landing, raw_root, entity=POS).partitions
+    assert (pos.rows_read, pos.rows_loaded, pos.rows_quarantined, pos.files[0].blank_lines) == (2, 2, 0, 1)
+    con = warehouse(tmp_path, raw_root)
+    reasons = dict(con.execute("SELECT line, reason FROM raw.quarantine").fetchall())
+    assert reasons[3].startswith("not valid JSON") and reasons[4] == "not a JSON object"
+    assert con.execute("SELECT _line, _record->>'id' FROM raw.shop__orders ORDER BY _line").fetchall() == \
+        [(2, "1"), (5, "2")]
+    # Each day is one folder holding exactly its files; no temporary folder is left behind.
+    assert [p.name for p in (raw_root / "shop__orders").iterdir()] == ["dt=2026-02-01"]
+    assert sorted(p.name for p in (raw_root / "shop__orders" / "dt=2026-02-01").iterdir()) == \
+        ["_manifest.parquet", "_quarantine.parquet", "data_0.parquet"]
+
+
 def test_csv_header_order_is_honoured_and_extra_columns_kept(landing, raw_root, tmp_path):
     landing.text("pos", "transactions", "2026-02-01.csv",
                  "line_number,transaction_id,occurred_at,quantity,unit_price,till\n"
