@@ -90,10 +90,31 @@ def warehouse_lock_problem(settings: Settings) -> str | None:
     return None
 
 
+def engine_problem(target: str) -> str | None:
+    """Why the warehouse cannot be built on `target` here (None when it can)."""
+    import importlib.util
+    import shutil
+
+    if target not in ("duckdb", "spark"):
+        return f"C360_TARGET must be duckdb or spark, got {target!r}"
+    if target == "spark":
+        if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+            return "the Spark engine needs PySpark and dbt-spark: pip install -e '.[spark]'"
+        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+            return "the Spark engine needs Java 17 or newer (java on PATH or JAVA_HOME)"
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Materialise everything for the landing zone's dates through Dagster and print a summary."""
     if args.landing:
         os.environ["LANDING_ROOT"] = str(Path(args.landing).resolve())
+    if args.target:
+        os.environ["C360_TARGET"] = args.target
+    problem = engine_problem(os.environ.get("C360_TARGET") or "duckdb")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     ensure_dagster_home(settings)
 
@@ -173,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="ingest, build, audit, publish and sync")
     run.add_argument("--landing", help="landing root (default: $LANDING_ROOT)")
+    run.add_argument("--target", choices=["duckdb", "spark"],
+                     help="the engine dbt builds on (default: $C360_TARGET, else duckdb)")
     run.add_argument("--as-of", type=_date, help="build as known at the end of this day (default: latest file)")
     run.add_argument("--from", dest="date_from", type=_date, help="backfill: first export date to (re)load")
     run.add_argument("--to", dest="date_to", type=_date,

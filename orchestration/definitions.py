@@ -33,6 +33,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings.duckdb_database.parent.mkdir(parents=True, exist_ok=True)
     # dbt's profile reads the same variable as the DuckDB resource: one warehouse file for both.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
+    # ... and the Spark target's warehouse and metastore (used when C360_TARGET=spark).
+    from orchestration.transform.spark import export_spark_home
+
+    export_spark_home(settings.home)
     from orchestration.activation.assets import build_activation_assets
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
@@ -43,7 +47,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.segments.assets import build_segment_history_asset
     from orchestration.segments.catalog import segment_definitions
     from orchestration.transform.assets import warehouse_incremental_models, warehouse_models
-    from orchestration.transform.project import dbt_project
+    from orchestration.transform.project import dbt_project, dbt_target
 
     raw_assets = build_raw_assets(settings)
     predictions = build_predictions_asset(settings)
@@ -82,7 +86,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors=[build_landing_sensor(settings, MAIN_JOB)],
         resources={
             "warehouse": DuckDBResource(database=str(settings.duckdb_database)),
-            "dbt": DbtCliResource(project_dir=dbt_project()),
+            "dbt": DbtCliResource(project_dir=dbt_project(), target=dbt_target()),
         },
     )
 

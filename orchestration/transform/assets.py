@@ -18,10 +18,11 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
-from orchestration.transform.project import dbt_project
+from orchestration.transform.project import dbt_project, engine
 from orchestration.transform.translator import C360DbtTranslator
 
-INCREMENTAL_MODELS = "config.materialized:incremental"
+# The large event tables (tagged in their config): incremental on DuckDB, rebuilt in full on Spark.
+INCREMENTAL_MODELS = "tag:daily_partitioned"
 
 
 def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
@@ -57,6 +58,27 @@ def run_dbt_vars(tags: dict[str, str]) -> tuple[str | None, str | None]:
     return tags.get(AS_OF_TAG), tags.get(ASSET_PARTITION_RANGE_START_TAG)
 
 
+def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
+    """One dbt command of a run, streamed as Dagster events. On Spark, the raw layer and the pipeline's own
+    tables are registered there first, and the tables built are copied into DuckDB after (spark_bridge)."""
+    target_path = step_target_path(context.op.name)
+    on_spark = engine() == "spark"
+    if on_spark:
+        from orchestration.transform.spark_bridge import prepare_spark
+
+        settings = Settings.from_env()
+        manifest = json.loads(dbt_project().manifest_path.read_text())
+        registered = prepare_spark(settings.home, settings.duckdb_database, settings.raw_root, manifest)
+        context.log.info(f"Spark: raw tables registered, and {registered or 'no pipeline tables'}")
+    yield from dbt.cli(args, context=context, target_path=target_path).stream()
+    if on_spark:
+        from orchestration.transform.spark_bridge import built_tables, mirror_into_duckdb
+
+        run_results = dbt_project().project_dir / target_path / "run_results.json"
+        copied = mirror_into_duckdb(settings.home, settings.duckdb_database, built_tables(run_results, manifest))
+        context.log.info(f"Spark: {copied} tables copied into {settings.duckdb_database}")
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
@@ -73,9 +95,7 @@ def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliReso
     as_of, reload_from = partition_window_vars(
         window.start.date(), window.end.date(), context.run.tags.get(AS_OF_TAG)
     )
-    yield from dbt.cli(
-        dbt_build_args(as_of, reload_from), context=context, target_path=step_target_path(context.op.name)
-    ).stream()
+    yield from run_dbt_step(context, dbt, dbt_build_args(as_of, reload_from))
 
 
 @dbt_assets(
@@ -88,6 +108,4 @@ def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliReso
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` of every other model and its tests (a failing test stops what depends on it)."""
-    yield from dbt.cli(
-        dbt_build_args(*run_dbt_vars(context.run.tags)), context=context, target_path=step_target_path(context.op.name)
-    ).stream()
+    yield from run_dbt_step(context, dbt, dbt_build_args(*run_dbt_vars(context.run.tags)))

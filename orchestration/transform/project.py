@@ -22,14 +22,36 @@ def _put_own_bin_on_path() -> None:
 _put_own_bin_on_path()
 
 
+# `C360_TARGET` (duckdb | spark) -> the dbt target of profiles.yml.
+DBT_TARGETS = {"duckdb": "dev", "spark": "spark"}
+
+
+def engine() -> str:
+    """The engine the warehouse is built on: `C360_TARGET`, default duckdb."""
+    name = (os.environ.get("C360_TARGET") or "duckdb").strip().lower()
+    if name not in DBT_TARGETS:
+        raise ValueError(f"C360_TARGET must be one of {', '.join(DBT_TARGETS)}, got {name!r}")
+    return name
+
+
+def dbt_target() -> str:
+    """The dbt target of the engine in use (Dagster's dbt resource and the manifest follow it)."""
+    return DBT_TARGETS[engine()]
+
+
 @cache
 def dbt_project() -> DbtProject:
-    """The project, with `target/manifest.json` parsed once (never at every import).
+    """The project, with its manifest parsed once (never at every import).
 
     Under `dagster dev` the manifest is re-parsed at start so model edits show up; otherwise it is
-    parsed only when missing (a fresh clone), and `c360 run` refreshes it before launching a run.
+    parsed only when missing (a fresh clone), and `c360 run` refreshes it before launching a run. Each
+    engine has its own manifest (`target/`, `target/spark/`): materialisations differ between them.
     """
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target="dev")
+    target = dbt_target()
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=target,
+        target_path=Path("target") if target == "dev" else Path("target") / target,
+    )
     project.prepare_if_dev()
     if not project.manifest_path.exists():
         project.preparer.prepare(project)

@@ -8,7 +8,7 @@ with candidates as (
         {{ dbt.concat(["'first order '", dbt.cast(dbt.datediff('c360.first_order_at', as_of_end(), 'day') ~ ' - 1',
                        dbt.type_string()), "' days ago'"]) }} as segment_reason,
         c360.first_order_at,
-        {{ dbt.datediff('c360.first_order_at', as_of_end(), 'day') }} - 1 as days_since_first_order,
+        cast({{ dbt.datediff('c360.first_order_at', as_of_end(), 'day') }} - 1 as {{ dbt.type_bigint() }}) as days_since_first_order,
         c360.top_category as first_order_category,
         next_category.recommended_category,
         next_category.recommended_product_id

@@ -41,7 +41,7 @@ pairs as (
 
 confidence as (
 
-    select p.from_category, p.to_category, p.moved_on * 1.0 / cb.buyers as confidence
+    select p.from_category, p.to_category, cast(p.moved_on as {{ type_double() }}) / cb.buyers as confidence
     from pairs as p
     inner join category_buyers as cb on cb.category = p.from_category
     where p.moved_on >= {{ var('cross_sell_min_customers', 3) }}

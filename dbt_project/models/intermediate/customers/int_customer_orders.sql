@@ -23,7 +23,7 @@ rhythm as (
 
     select
         customer_key,
-        avg({{ dbt.datediff('previous_ordered_at', 'ordered_at', 'second') }}) / 86400.0 as avg_days_between_orders
+        avg(cast({{ dbt.datediff('previous_ordered_at', 'ordered_at', 'second') }} as {{ type_double() }})) / 86400 as avg_days_between_orders
     from ordered
     where previous_ordered_at is not null
     group by customer_key
@@ -99,7 +99,7 @@ select
     t.lifetime_discounts,
     t.lifetime_refunds,
     t.lifetime_net_revenue,
-    t.lifetime_net_revenue / t.orders_count as average_order_value,
+    {{ money_divide("t.lifetime_net_revenue", "t.orders_count") }} as average_order_value,
     r.avg_days_between_orders,
     t.orders_last_365d,
     t.net_revenue_last_365d,

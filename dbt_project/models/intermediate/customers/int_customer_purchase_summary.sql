@@ -46,17 +46,17 @@ select
     customer_key,
     min(first_day) as first_purchase_day,
     count(*) - 1 as frequency,
-    {{ dbt.datediff('min(first_day)', 'max(purchase_day)', 'day') }} / 7.0 as recency_weeks,
-    {{ dbt.datediff('min(first_day)', 'min(as_of_day)', 'day') }} / 7.0 as age_weeks,
+    cast({{ dbt.datediff('min(first_day)', 'max(purchase_day)', 'day') }} as {{ type_double() }}) / 7 as recency_weeks,
+    cast({{ dbt.datediff('min(first_day)', 'min(as_of_day)', 'day') }} as {{ type_double() }}) / 7 as age_weeks,
     avg(case when purchase_day > first_day then day_value end) as monetary_value,
     case when min(first_day) <= min(calibration_end_day)
         then sum(case when purchase_day <= calibration_end_day then 1 else 0 end) - 1
     end as frequency_cal,
     case when min(first_day) <= min(calibration_end_day)
-        then {{ dbt.datediff('min(first_day)', 'max(case when purchase_day <= calibration_end_day then purchase_day end)', 'day') }} / 7.0
+        then cast({{ dbt.datediff('min(first_day)', 'max(case when purchase_day <= calibration_end_day then purchase_day end)', 'day') }} as {{ type_double() }}) / 7
     end as recency_weeks_cal,
     case when min(first_day) <= min(calibration_end_day)
-        then {{ dbt.datediff('min(first_day)', 'min(calibration_end_day)', 'day') }} / 7.0
+        then cast({{ dbt.datediff('min(first_day)', 'min(calibration_end_day)', 'day') }} as {{ type_double() }}) / 7
     end as age_weeks_cal,
     case when min(first_day) <= min(calibration_end_day)
         then sum(case when purchase_day > calibration_end_day then 1 else 0 end)

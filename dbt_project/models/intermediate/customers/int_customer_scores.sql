@@ -15,7 +15,7 @@ with buyers as (
         orders_count,
         lifetime_net_revenue,
         avg_days_between_orders,
-        {{ dbt.datediff('last_order_at', as_of_end(), 'second') }} / 86400.0 as days_since_last_order
+        cast({{ dbt.datediff('last_order_at', as_of_end(), 'second') }} as {{ type_double() }}) / 86400 as days_since_last_order
     from {{ ref('int_customer_orders') }}
 
 ),

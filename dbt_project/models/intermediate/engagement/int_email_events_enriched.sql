@@ -10,14 +10,15 @@
 -- events no longer known as of the as-of date (a past date is being rebuilt).
 
 {{ config(
-    materialized='incremental',
+    materialized=event_table_materialization(),
+    tags=['daily_partitioned'],
     unique_key='email_event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook=[
+    post_hook=event_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
         "delete from {{ this }} where {{ is_erased_node(email_node('email')) }}",
-    ]
+    ]),
 ) }}
 
 {%- set lookback_days = var('engagement_lookback_days', 3) %}

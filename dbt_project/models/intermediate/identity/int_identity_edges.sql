@@ -2,6 +2,8 @@
 -- edge), across all sources. Node ids are typed strings: `shop:<customer id>`, `email:<normalised email>`,
 -- `anon:<anonymous id>`. Identity resolution (int_identity_graph) takes connected components of this.
 
+{{ config(materialized=identity_edges_materialization()) }}
+
 {%- set anon_node = dbt.concat(["'anon:'", "anonymous_id"]) %}
 
 with shop_and_email as (

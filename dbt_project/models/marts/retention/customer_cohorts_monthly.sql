@@ -103,6 +103,6 @@ select
     cast(orders_count as {{ dbt.type_bigint() }}) as orders_count,
     cast(net_revenue as {{ type_money() }}) as net_revenue,
     cast(cumulative_net_revenue as {{ type_money() }}) as cumulative_net_revenue,
-    cast(cumulative_net_revenue / cohort_size as {{ type_money() }}) as cumulative_net_revenue_per_customer,
+    {{ money_divide("cumulative_net_revenue", "cohort_size") }} as cumulative_net_revenue_per_customer,
     cast(is_partial_month as {{ dbt.type_boolean() }}) as is_partial_month
 from cumulative

@@ -68,7 +68,7 @@ select
     cast(coalesce(s.customer_order_number = 1, false) as {{ dbt.type_boolean() }}) as is_first_order,
     cast(s.previous_order_at as {{ dbt.type_timestamp() }}) as previous_order_at,
     cast(
-        {{ dbt.datediff('s.previous_order_at', 'o.ordered_at', 'second') }} / 86400.0
+        cast({{ dbt.datediff('s.previous_order_at', 'o.ordered_at', 'second') }} as {{ type_double() }}) / 86400
         as {{ type_double() }}
     ) as days_since_previous_order,
     cast(f.customer_first_order_at as {{ dbt.type_timestamp() }}) as customer_first_order_at,

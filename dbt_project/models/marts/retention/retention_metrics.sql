@@ -347,7 +347,7 @@ select
     cast(discounts as {{ type_money() }}) as discounts,
     cast(refunds as {{ type_money() }}) as refunds,
     cast(net_revenue as {{ type_money() }}) as net_revenue,
-    cast(case when orders_count > 0 then net_revenue / orders_count end as {{ type_money() }}) as average_order_value,
+    {{ money_divide("net_revenue", "orders_count") }} as average_order_value,
     -- customers
     cast(active_customers as {{ dbt.type_bigint() }}) as active_customers,
     cast(new_customers as {{ dbt.type_bigint() }}) as new_customers,

@@ -1,0 +1,48 @@
+{#
+  How the large event tables are kept, per engine (adapter-dispatched, ARCHITECTURE.md decision 7).
+
+  event_table_materialization()
+      'incremental' where the engine can delete rows (DuckDB: delete+insert by key, plus clean-up
+      post-hooks); 'table' elsewhere. Spark's plain Parquet tables have no row-level DELETE or MERGE, and a
+      partition overwrite would drop the rows of a re-sessionised owner's older days, so on Spark the two
+      event tables are rebuilt in full from staging at each run: the same rows, at full-build cost.
+  event_table_hooks(hooks)
+      `hooks` when the table is incremental, else none (a full build already applies their filters).
+#}
+
+{% macro event_table_materialization() -%}
+    {{ return(adapter.dispatch('event_table_materialization', 'customer360')()) }}
+{%- endmacro %}
+
+{% macro default__event_table_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro duckdb__event_table_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+
+{% macro event_table_hooks(hooks) -%}
+    {{ return(hooks if event_table_materialization() == 'incremental' else []) }}
+{%- endmacro %}
+
+
+{#
+  identity_edges_materialization()
+      int_identity_edges is read by label propagation once per pass. DuckDB evaluates a view reference once
+      per query, so it stays a view there and erased people's identifiers are never stored. Spark inlines
+      the view into every pass (16 copies of the staging union: minutes on the tiny tier), so there it is a
+      table, rebuilt at each run from staging (which, like the raw layer, still holds those identifiers).
+#}
+{% macro identity_edges_materialization() -%}
+    {{ return(adapter.dispatch('identity_edges_materialization', 'customer360')()) }}
+{%- endmacro %}
+
+{% macro default__identity_edges_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro duckdb__identity_edges_materialization() -%}
+    {{ return('view') }}
+{%- endmacro %}
