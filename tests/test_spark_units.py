@@ -93,7 +93,8 @@ def test_export_then_mirror_round_trip(monkeypatch, tmp_path):
     with duckdb.connect(str(source)) as con:
         con.execute("CREATE SCHEMA predictions")
         con.execute("CREATE TABLE predictions.customer_predictions AS SELECT 'k' || range AS customer_key, "
-                    "range / 10.0 AS churn_probability, DATE '2026-10-31' AS as_of_date FROM range(5)")
+                    "range / 10.0 AS churn_probability, DATE '2026-10-31' AS as_of_date, "
+                    "TIMESTAMPTZ '2026-10-31 23:00:00+00' AS scored_at FROM range(5)")
         exported = export_tables(con, tmp_path, [("predictions", "customer_predictions"), ("segments", "absent")])
     assert [(s, t) for s, t, _ in exported] == [("predictions", "customer_predictions")]
     # Pretend Spark built marts.customer_360 from it: a table folder of Parquet files in its warehouse.
@@ -103,5 +104,10 @@ def test_export_then_mirror_round_trip(monkeypatch, tmp_path):
     target = tmp_path / "warehouse.duckdb"
     assert mirror_into_duckdb(tmp_path, target, [("marts", "customer_360"), ("marts", "never_built")]) == 1
     with duckdb.connect(str(target), read_only=True) as con:
-        rows = con.execute("SELECT customer_key, churn_probability FROM marts.customer_360 ORDER BY 1").fetchall()
-    assert rows[0] == ("k0", 0.0) and len(rows) == 5
+        rows = con.execute(
+            "SELECT customer_key, churn_probability, scored_at FROM marts.customer_360 ORDER BY 1").fetchall()
+        scored_type = con.execute("SELECT data_type FROM information_schema.columns "
+                                  "WHERE table_name = 'customer_360' AND column_name = 'scored_at'").fetchone()[0]
+    # Spark writes instants; DuckDB-built models hold naive UTC timestamps, so the copy does too.
+    assert scored_type == "TIMESTAMP"
+    assert rows[0][:2] == ("k0", 0.0) and str(rows[0][2]) == "2026-10-31 23:00:00" and len(rows) == 5

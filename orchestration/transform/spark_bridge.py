@@ -77,6 +77,16 @@ def built_tables(run_results_path: Path, manifest: dict) -> list[tuple[str, str]
     return built
 
 
+def _as_duckdb_types(con: duckdb.DuckDBPyConnection, scan: str) -> str:
+    """The select list that gives Spark's columns the types dbt gives them on DuckDB: Spark's timestamps
+    (UTC instants in Parquet) become naive UTC timestamps, as every model on DuckDB stores them."""
+    columns = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    return ", ".join(
+        f"timezone('UTC', \"{name}\") AS \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
+        for name, kind, *_ in columns
+    )
+
+
 def mirror_into_duckdb(home: Path, duckdb_database: Path, tables: list[tuple[str, str]]) -> int:
     """Copy Spark's tables into the DuckDB working file (one transaction); returns the tables copied."""
     warehouse = spark_home(home) / "warehouse"
@@ -87,11 +97,10 @@ def mirror_into_duckdb(home: Path, duckdb_database: Path, tables: list[tuple[str
             folder = warehouse / f"{schema}.db" / table
             if not any(folder.glob("*.parquet")):
                 continue
+            scan = f"read_parquet({_literal(str(folder / '*.parquet'))})"
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute(
-                f'CREATE OR REPLACE TABLE "{schema}"."{table}" AS '
-                f"SELECT * FROM read_parquet({_literal(str(folder / '*.parquet'))})"
-            )
+            columns = _as_duckdb_types(con, scan)
+            con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{table}" AS SELECT {columns} FROM {scan}')
             copied += 1
         con.execute("COMMIT")
     return copied
