@@ -48,7 +48,7 @@ select
     count(*) - 1 as frequency,
     cast({{ dbt.datediff('min(first_day)', 'max(purchase_day)', 'day') }} as {{ type_double() }}) / 7 as recency_weeks,
     cast({{ dbt.datediff('min(first_day)', 'min(as_of_day)', 'day') }} as {{ type_double() }}) / 7 as age_weeks,
-    avg(case when purchase_day > first_day then day_value end) as monetary_value,
+    avg(case when purchase_day > first_day then cast(day_value as {{ type_double() }}) end) as monetary_value,
     case when min(first_day) <= min(calibration_end_day)
         then sum(case when purchase_day <= calibration_end_day then 1 else 0 end) - 1
     end as frequency_cal,

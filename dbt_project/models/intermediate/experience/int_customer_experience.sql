@@ -25,7 +25,7 @@ review_facts as (
     select
         customer_key,
         count(*) as reviews_count,
-        avg(cast(rating as {{ dbt.type_numeric() }})) as avg_review_rating,
+        avg(cast(rating as {{ type_double() }})) as avg_review_rating,
         max(created_at) as last_review_at
     from reviews
     where customer_key is not null
