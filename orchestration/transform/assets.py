@@ -69,7 +69,7 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
         settings = Settings.from_env()
         manifest = json.loads(dbt_project().manifest_path.read_text())
         registered = prepare_spark(settings.home, settings.duckdb_database, settings.raw_root, manifest)
-        context.log.info(f"Spark: raw tables registered, and {registered or 'no pipeline tables'}")
+        context.log.info(f"Spark: raw tables registered; pipeline tables exported: {', '.join(registered) or 'none'}")
     yield from dbt.cli(args, context=context, target_path=target_path).stream()
     if on_spark:
         from orchestration.transform.spark_bridge import built_tables, mirror_into_duckdb

@@ -2,9 +2,9 @@
 
 dbt's `spark` target (profiles.yml) runs a local SparkSession with the `session` method. Its catalog is
 a Hive metastore (embedded Derby) and a warehouse folder under `C360_SPARK_HOME`, so anything that opens a
-session with the same settings sees the same databases: this module registers the raw layer's Parquet
-partitions as external tables there before dbt runs, and the Python steps (predictions, segment history)
-read and write the warehouse through it.
+session with the same settings sees the same databases. This module registers the raw layer's Parquet
+partitions (and the tables the pipeline's Python steps wrote, see spark_bridge.py) as external tables
+there, from a short-lived process, before each dbt step.
 
 The session settings are read from profiles.yml itself (its `server_side_parameters`), so dbt and the
 Python steps can never disagree about where the metastore is.
@@ -26,8 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 SPARK_TARGET = "spark"
-DUCKDB_TARGET = "dev"
-TARGETS = {"duckdb": DUCKDB_TARGET, "spark": SPARK_TARGET}
 
 # Raw-layer types (entities.py) in Spark SQL. JSON stays text: Spark parses it with get_json_object.
 SPARK_TYPES = {
