@@ -1,5 +1,6 @@
 -- Email and SMS events from the email tool, with the identifiers that attach them to a person later
--- (email, phone_number), a normalised event kind and the UTC hour (for best_send_hour). Incremental.
+-- (email, phone_number), a normalised event kind and the UTC hour (for best_send_hour). Incremental on
+-- DuckDB; rebuilt in full on Spark (macros/materializations.sql).
 --
 -- No customer_key here: identities merge later, so people are attached downstream through
 -- int_identity_graph (email:<email>) in non-incremental models.

@@ -1,5 +1,6 @@
 -- Web tracking events (Segment track / identify / page) with the identifiers that attach them to a person
--- later (anonymous_id, user_id / customer_id, email) and a web session id. Incremental: the large table.
+-- later (anonymous_id, user_id / customer_id, email) and a web session id. Incremental on DuckDB (the large table);
+-- rebuilt in full on Spark, whose Parquet tables cannot delete rows (macros/materializations.sql).
 --
 -- No customer_key here: identities merge later (an anonymous visitor identifies tomorrow), so people are
 -- attached downstream, through int_identity_graph, in non-incremental models.
