@@ -95,8 +95,10 @@ def engine_problem(target: str) -> str | None:
     import importlib.util
     import shutil
 
-    if target not in ("duckdb", "spark"):
-        return f"C360_TARGET must be duckdb or spark, got {target!r}"
+    from orchestration.transform.project import DBT_TARGETS
+
+    if target not in DBT_TARGETS:
+        return f"C360_TARGET must be one of {', '.join(DBT_TARGETS)}, got {target!r}"
     if target == "spark":
         if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
             return "the Spark engine needs PySpark and dbt-spark: pip install -e '.[spark]'"

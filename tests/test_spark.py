@@ -59,7 +59,7 @@ def engines(tiny_run, tmp_path_factory):
 
     spark_home = work / "spark"
     spark_env = {"C360_SPARK_HOME": str(spark_home), "C360_HOME": str(home)}
-    register_raw_tables_in_subprocess(raw_root, env={**spark_env, "PATH": __import__("os").environ["PATH"]})
+    register_raw_tables_in_subprocess(raw_root, env=spark_env)
     # Seeds, models and unit tests: the data tests run on Spark in benchmarks/bench_spark.py (minutes there,
     # and their verdicts follow from the equal tables compared here).
     on_spark = dbt_subprocess([*build, "--target", "spark", "--exclude-resource-type", "test"],

@@ -52,7 +52,7 @@ def test_engine_choice(monkeypatch):
     monkeypatch.setenv("C360_TARGET", "bigquery")
     with pytest.raises(ValueError, match="duckdb, spark"):
         project.engine()
-    assert "duckdb or spark" in engine_problem("bigquery")
+    assert "duckdb, spark" in engine_problem("bigquery")
     assert engine_problem("duckdb") is None
 
 

@@ -28,13 +28,14 @@ QUARANTINE_COLUMNS = (
 )
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A DuckDB string literal (paths are data, never spliced in raw)."""
     return "'" + text.replace("'", "''") + "'"
 
 
 def _scan(pattern: Path) -> str:
     return (
-        f"read_parquet({_literal(str(pattern))}, hive_partitioning = true, union_by_name = true, "
+        f"read_parquet({sql_literal(str(pattern))}, hive_partitioning = true, union_by_name = true, "
         "hive_types = {'dt': DATE})"
     )
 

@@ -142,7 +142,8 @@ def register_external_tables(session: Any, tables: Iterable[tuple[str, str, Path
 def register_raw_tables_in_subprocess(
     raw_root: Path, env: dict[str, str] | None = None, external: Iterable[tuple[str, str, Path]] = ()
 ) -> None:
-    """Register the raw tables (and `external` Parquet tables) from a short-lived process.
+    """Register the raw tables (and `external` Parquet tables) from a short-lived process; `env` is laid
+    over this process's environment (PATH, JAVA_HOME stay).
 
     The embedded metastore admits one JVM at a time: a session kept open in this process would lock dbt's
     own session (a subprocess) out, so the registration's JVM exits before dbt starts.
@@ -154,7 +155,7 @@ def register_raw_tables_in_subprocess(
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.transform.spark", "register-raw", str(raw_root),
          *(["--external", *extra] if extra else [])],
-        env=env, capture_output=True, text=True, check=False,
+        env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"registering the raw tables in Spark failed:\n{done.stderr[-4000:]}")

@@ -17,11 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ingestion.raw_views import sql_literal
 from orchestration.transform.spark import register_raw_tables_in_subprocess, spark_home
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def pipeline_written_sources(manifest: dict) -> list[tuple[str, str]]:
@@ -46,9 +43,8 @@ def export_tables(con: duckdb.DuckDBPyConnection, home: Path, tables: list[tuple
         staging = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        con.execute(
-            f'COPY (SELECT * FROM "{schema}"."{table}") TO {_literal(str(staging / "data.parquet"))} (FORMAT parquet)'
-        )
+        target = sql_literal(str(staging / "data.parquet"))
+        con.execute(f'COPY (SELECT * FROM "{schema}"."{table}") TO {target} (FORMAT parquet)')
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
         exported.append((schema, table, folder))
@@ -97,7 +93,7 @@ def mirror_into_duckdb(home: Path, duckdb_database: Path, tables: list[tuple[str
             folder = warehouse / f"{schema}.db" / table
             if not any(folder.glob("*.parquet")):
                 continue
-            scan = f"read_parquet({_literal(str(folder / '*.parquet'))})"
+            scan = f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             columns = _as_duckdb_types(con, scan)
             con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{table}" AS SELECT {columns} FROM {scan}')
