@@ -11,9 +11,10 @@ int_customer_consent and int_customer_engagement must hold identical rows in bot
 in DuckDB). The runs use no lookback (`engagement_lookback_days: 0`), the strictest setting. The landing
 zone has what makes incremental processing hard: late-arriving events (days older than their file, older
 than any lookback) that precede or bridge stored web sessions, records a day newer than their file,
-re-delivered messages, an anonymous visitor who identifies on a later day, consent changing over the days,
-and a checkout that is abandoned until an order arrives. Finally the incremental warehouse is rebuilt as
-of an earlier day (day 4, incrementally) and must equal the full refresh as of that day.
+re-delivered messages (within and before the raw partitions an incremental run reads), an anonymous
+visitor who identifies on a later day, consent changing over the days, and a checkout that is abandoned
+until an order arrives. Finally the incremental warehouse is rebuilt as of an earlier day (day 4,
+incrementally) and must equal the full refresh as of that day.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ def write_landing(landing: Landing) -> None:
     landing.jsonl("web", "events", file_name(D6), [
         web("w601", ts(D6, "09:00"), anon="a-3", user="1001"),
         web("w401", ts(D4, "09:00"), type_="identify", anon="a-1", user="1002", traits={"email": IVAN}),
+        # re-delivered four days late, altered: the stored first delivery (day 2, before every partition the
+        # incremental run reads) must win
+        web("w201", ts(D2, "10:10"), type_="track", event="Checkout Started", anon="a-3", user="1001",
+            utm="redelivery"),
     ])
 
     # email tool
@@ -147,6 +152,8 @@ def write_landing(landing: Landing) -> None:
     landing.jsonl("esp", "email_events", file_name(D6), [
         esp("e601", "Marked Email as Spam", MARA, ts(D6, "08:00")),
         esp("e402", "Unsubscribed from SMS", NAOMI, ts(D4, "17:10"), campaign="sms_1"),  # re-delivered
+        # re-delivered five days late, altered: the stored first delivery (day 1) must win
+        esp("e101", "Received Email", NAOMI, ts(D1, "15:00"), campaign="redelivery"),
     ])
 
 

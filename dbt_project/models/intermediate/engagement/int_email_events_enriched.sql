@@ -9,6 +9,10 @@
 -- newest one already stored is re-selected and replaced by its id (late files, late parts of a day).
 -- Each row depends on its own event only, so the result equals a full refresh. The post-hook removes
 -- events no longer known as of the as-of date (a past date is being rebuilt).
+--
+-- The incremental run stages only the raw partitions from `event_reload_from` on (macros/
+-- staging_events.sql), not the staging view, which deduplicates the whole history first: a re-delivery of
+-- an event stored from an earlier date is dropped there, as the view keeps the first delivery.
 
 {{ config(
     materialized=event_table_materialization(),
@@ -25,8 +29,26 @@
 {%- set lookback_days = var('engagement_lookback_days', 3) %}
 {#- Set by the Dagster partitioned run: the first export date of the partition range being (re)loaded. -#}
 {%- set reload_from = var('reload_from_date', none) %}
+{%- set stage_from = event_reload_from(this, lookback_days, reload_from) if is_incremental() else none %}
 
-with staged as (
+with staging as (
+
+    {%- if stage_from %}
+    select w.*
+    from ({{ stage_esp_email_events(since=stage_from) }}) as w
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.email_event_id = w.email_event_id
+            and t.export_date < cast('{{ stage_from }}' as date)
+            and {{ known_as_of('t.event_at', 't.export_date') }}
+    )
+    {%- else %}
+    select * from {{ ref('stg_esp__email_events') }}
+    {%- endif %}
+
+),
+
+staged as (
 
     select
         email_event_id,
@@ -60,7 +82,7 @@ with staged as (
         event_at,
         cast(extract(hour from event_at) as {{ dbt.type_int() }}) as event_hour,
         export_date
-    from {{ ref('stg_esp__email_events') }}
+    from staging
     -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
     -- rows stored before their erasure request arrived.
     where not {{ is_erased_node(email_node('email')) }}

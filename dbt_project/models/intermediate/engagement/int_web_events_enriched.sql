@@ -18,6 +18,10 @@
 -- event that bridges, splits or precedes stored sessions gives exactly the ids a full refresh gives.
 -- Owners with stored events that are no longer known as of the as-of date (a past date is being rebuilt)
 -- are re-sessionised too, and the post-hook removes those events.
+--
+-- The incremental run stages only the raw partitions from `event_reload_from` on (macros/
+-- staging_events.sql), not the staging view, which deduplicates the whole history first: a re-delivery of
+-- a message stored from an earlier date is dropped there, as the view keeps the first delivery.
 
 {{ config(
     materialized=event_table_materialization(),
@@ -35,13 +39,31 @@
 {#- Set by the Dagster partitioned run: the first export date of the partition range being (re)loaded. -#}
 {%- set reload_from = var('reload_from_date', none) %}
 {%- set timeout_minutes = var('web_session_timeout_minutes', 30) %}
+{%- set stage_from = event_reload_from(this, lookback_days, reload_from) if is_incremental() else none %}
 {%- set base_columns = [
     'message_id', 'event_type', 'event_name', 'page_name', 'anonymous_id', 'user_id', 'customer_id', 'email',
     'channel', 'page_url', 'page_path', 'utm_source', 'utm_medium', 'utm_campaign', 'product_id',
     'product_category', 'product_price', 'properties', 'event_at', 'export_date', 'session_owner', 'is_web_visit'
 ] %}
 
-with staged as (
+with staging as (
+
+    {%- if stage_from %}
+    select w.*
+    from ({{ stage_web_events(since=stage_from) }}) as w
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.message_id = w.message_id
+            and t.export_date < cast('{{ stage_from }}' as date)
+            and {{ known_as_of('t.event_at', 't.export_date') }}
+    )
+    {%- else %}
+    select * from {{ ref('stg_web__events') }}
+    {%- endif %}
+
+),
+
+staged as (
 
     select
         message_id,
@@ -70,7 +92,7 @@ with staged as (
             else {{ dbt.concat(["'message:'", "message_id"]) }}
         end as session_owner,
         coalesce(channel, 'web') <> 'offline' as is_web_visit
-    from {{ ref('stg_web__events') }}
+    from staging
     -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
     -- rows stored before their erasure request arrived.
     where not ({{ is_erased_node(dbt.concat(["'anon:'", "anonymous_id"])) }}

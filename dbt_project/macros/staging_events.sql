@@ -1,0 +1,147 @@
+{#
+  The staging SQL of the two largest append sources, as macros, so that the incremental event tables can
+  stage only the raw partitions a run can change (partition pruning) instead of reading the staging view,
+  which deduplicates the whole history before any filter can reach the files.
+
+  stage_web_events(since=none), stage_esp_email_events(since=none)
+      the select of stg_web__events / stg_esp__email_events (the staging models are one call of these).
+      `since` (a 'YYYY-MM-DD' string): read only the export dates from it on, deduplicating among them;
+      the caller then drops re-deliveries of messages it stored from earlier dates (the first delivery
+      wins, as in the view).
+  event_reload_from(relation, key, lookback_days, reload_from)
+      for an incremental run of `relation`: the first export date whose partitions can hold a new or
+      changed row. The newest stored export date and event time, each less `lookback_days`; the event
+      time bound less 2 more days, because ingestion quarantines records more than a day newer than
+      their file's date (so a record happening on day D sits in a partition dated after D - 2 days); and
+      `reload_from` (a backfill's first date), whichever is earliest. None on an empty table.
+#}
+
+{% macro stage_web_events(since=none) -%}
+with source as (
+
+    select * from {{ source('web', 'events') }}
+    {%- if since %}
+    -- only the partitions from `since` on: DuckDB and Spark skip the other files
+    where dt >= cast('{{ since }}' as date)
+    {%- endif %}
+
+),
+
+known as (
+
+    select * from source
+    where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
+
+),
+
+deduplicated as (
+
+    {{ first_delivery('known', 'messageId') }}
+
+),
+
+renamed as (
+
+    select
+        messageId as message_id,
+        {{ clean_code(adapter.quote('type')) }} as event_type,
+        {{ clean_string('event') }} as event_name,
+        {{ clean_string(adapter.quote('name')) }} as page_name,
+        {{ clean_string('anonymousId') }} as anonymous_id,
+        {{ clean_string('userId') }} as user_id,
+        {{ dbt.safe_cast(clean_string('userId'), dbt.type_bigint()) }} as customer_id,
+        {{ normalize_email(json_extract_string('traits', '$.email')) }} as email,
+        {{ clean_code(json_extract_string('context', '$.channel')) }} as channel,
+        coalesce(
+            {{ clean_string(json_extract_string('context', '$.page.url')) }},
+            {{ clean_string(json_extract_string('properties', '$.url')) }}
+        ) as page_url,
+        coalesce(
+            {{ clean_string(json_extract_string('properties', '$.path')) }},
+            {{ clean_string(json_extract_string('context', '$.page.path')) }}
+        ) as page_path,
+        {{ clean_string(json_extract_string('context', '$.page.referrer')) }} as page_referrer,
+        {{ clean_code(json_extract_string('context', '$.campaign.source')) }} as utm_source,
+        {{ clean_code(json_extract_string('context', '$.campaign.medium')) }} as utm_medium,
+        {{ clean_string(json_extract_string('context', '$.campaign.name')) }} as utm_campaign,
+        {{ clean_string(json_extract_string('properties', '$.product_id')) }} as product_id,
+        {{ clean_string(json_extract_string('properties', '$.category')) }} as product_category,
+        {{ to_money(json_extract_string('properties', '$.price')) }} as product_price,
+        properties,
+        traits,
+        context,
+        {{ to_utc_timestamp(adapter.quote('timestamp')) }} as event_at,
+        {{ to_utc_timestamp('sentAt') }} as sent_at,
+        {{ to_utc_timestamp('receivedAt') }} as received_at,
+        {{ lineage_columns() }}
+    from deduplicated
+
+)
+
+select * from renamed
+{%- endmacro %}
+
+
+{% macro stage_esp_email_events(since=none) -%}
+with source as (
+
+    select * from {{ source('esp', 'email_events') }}
+    {%- if since %}
+    -- only the partitions from `since` on: DuckDB and Spark skip the other files
+    where dt >= cast('{{ since }}' as date)
+    {%- endif %}
+
+),
+
+known as (
+
+    select * from source
+    where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
+
+),
+
+deduplicated as (
+
+    {{ first_delivery('known', 'id') }}
+
+),
+
+renamed as (
+
+    select
+        id as email_event_id,
+        {{ clean_string('metric') }} as metric,
+        case when metric like '%SMS%' then 'sms' else 'email' end as channel,
+        {{ normalize_email('email') }} as email,
+        {{ clean_string('phone_number') }} as phone_number,
+        {{ clean_string('campaign_id') }} as campaign_id,
+        {{ clean_string('flow_id') }} as flow_id,
+        {{ clean_string('message_id') }} as message_id,
+        {{ clean_string(json_extract_string('properties', '$.subject')) }} as subject,
+        {{ clean_string(json_extract_string('properties', '$.url')) }} as url,
+        {{ clean_code(json_extract_string('properties', '$.bounce_type')) }} as bounce_type,
+        properties,
+        {{ to_utc_timestamp(adapter.quote('timestamp')) }} as event_at,
+        {{ lineage_columns() }}
+    from deduplicated
+
+)
+
+select * from renamed
+{%- endmacro %}
+
+
+{% macro event_reload_from(relation, lookback_days, reload_from=none) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set query -%}
+        select cast(least(
+            {{ dbt.dateadd('day', -lookback_days, 'max(export_date)') }},
+            cast({{ dbt.dateadd('day', -(lookback_days + 2), 'max(event_at)') }} as date)
+            {%- if reload_from %}, cast('{{ reload_from }}' as date){% endif %}
+        ) as {{ dbt.type_string() }})
+        from {{ relation }}
+        where {{ known_as_of('event_at', 'export_date') }}
+    {%- endset -%}
+    {%- set first = run_query(query).columns[0].values()[0] -%}
+    {{ return(first if first else (reload_from if reload_from else none)) }}
+{%- endmacro %}
