@@ -198,7 +198,9 @@ def test_staging_views_are_in_the_staging_schema(full):
             "stg_reviews__reviews", "stg_support__tickets", "stg_loyalty__ledger", "stg_loyalty__tier_changes",
             "stg_subscriptions__subscriptions", "stg_referrals__referrals",
             "stg_privacy__deletion_requests", "stg_segments__memberships", "stg_segments__definitions",
-            "stg_predictions__customer_predictions"} == views
+            "stg_predictions__customer_predictions",
+            # narrow views of the identifiers the two largest sources carry, for identity resolution
+            "stg_web__event_identifiers", "stg_esp__recipients"} == views
 
 
 def test_an_order_updated_twice_is_one_row_with_the_latest_status_known_as_of(full):

@@ -1,6 +1,8 @@
 -- Every pair of identifiers seen together on one record, plus every identifier seen alone (a self
 -- edge), across all sources. Node ids are typed strings: `shop:<customer id>`, `email:<normalised email>`,
 -- `anon:<anonymous id>`. Identity resolution (int_identity_graph) takes connected components of this.
+-- Web and email-tool events come through narrow staging views of the identifiers they carry (a set: no
+-- deduplication of the large event sources, only a few columns of them read).
 
 {{ config(materialized=identity_edges_materialization()) }}
 
@@ -18,7 +20,7 @@ with shop_and_email as (
     union all
     select customer_id, email, 'subscription' from {{ ref('stg_subscriptions__subscriptions') }}
     union all
-    select customer_id, email, 'web_identify' from {{ ref('stg_web__events') }} where email is not null
+    select customer_id, email, 'web_identify' from {{ ref('stg_web__event_identifiers') }} where email is not null
     union all
     select customer_id, null, 'loyalty' from {{ ref('stg_loyalty__ledger') }}
     union all
@@ -28,7 +30,7 @@ with shop_and_email as (
     union all
     select null, email, 'support_ticket' from {{ ref('stg_support__tickets') }}
     union all
-    select null, email, 'esp_event' from {{ ref('stg_esp__email_events') }}
+    select null, email, 'esp_event' from {{ ref('stg_esp__recipients') }}
     union all
     select customer_id, email, 'deletion_request' from {{ ref('stg_privacy__deletion_requests') }}
 
@@ -52,8 +54,8 @@ anonymous_links as (
     select distinct
         {{ anon_node }} as anon_node,
         case when customer_id is not null then {{ shop_node('customer_id') }} else {{ email_node('email') }} end as person_node
-    from {{ ref('stg_web__events') }}
-    where anonymous_id is not null and (customer_id is not null or email is not null)
+    from {{ ref('stg_web__event_identifiers') }}
+    where anonymous_id is not null
 
 ),
 
