@@ -23,7 +23,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.transform.project import DBT_PROJECT_DIR
+from orchestration.transform.project import DBT_PROJECT_DIR, PRODUCTION_BUILD_FLAGS
 
 
 def _peak_rss_mb() -> float:
@@ -71,7 +71,7 @@ def stage_dbt(args) -> dict:
     target = Path(args.workdir) / "dbt-target"
     cli = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(target / "logs"), "--quiet",
-           "--vars", json.dumps({"as_of_date": args.as_of})]
+           "--vars", json.dumps({"as_of_date": args.as_of}), *PRODUCTION_BUILD_FLAGS]
     if args.full_refresh:
         cli.append("--full-refresh")
     if args.select:

@@ -41,10 +41,12 @@ def test_dbt_arguments_of_a_run():
 
     from orchestration.transform.assets import dbt_build_args, partition_window_vars
 
-    assert dbt_build_args(None) == ["build"]
-    assert dbt_build_args("2026-10-31") == ["build", "--vars", '{"as_of_date": "2026-10-31"}']
+    # unit tests run in CI, not in the pipeline
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(None) == build
+    assert dbt_build_args("2026-10-31") == [*build, "--vars", '{"as_of_date": "2026-10-31"}']
     assert dbt_build_args("2026-10-31", "2026-10-01") == [
-        "build", "--vars", '{"as_of_date": "2026-10-31", "reload_from_date": "2026-10-01"}']
+        *build, "--vars", '{"as_of_date": "2026-10-31", "reload_from_date": "2026-10-01"}']
     # A partition range [Oct 1, Nov 1) without a tag is built as of its last day, reloading from its first.
     assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), None) == ("2026-10-31", "2026-10-01")
     assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), "2026-10-15") == ("2026-10-15", "2026-10-01")

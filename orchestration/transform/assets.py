@@ -18,7 +18,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
-from orchestration.transform.project import dbt_project, engine
+from orchestration.transform.project import PRODUCTION_BUILD_FLAGS, dbt_project, engine
 from orchestration.transform.translator import C360DbtTranslator
 
 # The large event tables (tagged in their config): incremental on DuckDB, rebuilt in full on Spark.
@@ -27,13 +27,16 @@ INCREMENTAL_MODELS = "tag:daily_partitioned"
 
 def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
     """The dbt command of a run: build what is selected, pinned to the run's as-of date if given, and for
-    the partitioned models also reloading every export date from the partition range's first day."""
+    the partitioned models also reloading every export date from the partition range's first day.
+
+    Unit tests are left out, as dbt advises for production runs: they test the SQL's logic on fixed rows,
+    not the data, so they belong to CI (the pytest suite runs them), and they cost about 10 s a run."""
     dbt_vars = {}
     if as_of_date:
         dbt_vars["as_of_date"] = as_of_date
     if reload_from_date:
         dbt_vars["reload_from_date"] = reload_from_date
-    args = ["build"]
+    args = ["build", *PRODUCTION_BUILD_FLAGS]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     return args
