@@ -5,4 +5,7 @@
 -- The SQL is macros/staging_events.sql (stage_web_events): int_web_events_enriched stages only new
 -- partitions with it in an incremental run.
 
+-- A view: the whole history is only read by a full refresh of int_web_events_enriched.
+{{ config(materialized='view') }}
+
 {{ stage_web_events() }}
