@@ -82,7 +82,18 @@ def stage_dbt(args) -> dict:
     if not result.success:
         raise SystemExit(f"dbt build failed: {result.exception}")
     # Rows are counted by the parent: dbt-duckdb keeps this process's connection open.
-    return {"rows": 0, "seconds": seconds}
+    return {"rows": 0, "seconds": seconds, "slowest": _slowest_nodes(target / "run_results.json")}
+
+
+def _slowest_nodes(run_results: Path, top: int = 8) -> list[tuple[str, float]]:
+    """The slowest models and tests of a dbt invocation, and the sum of each kind."""
+    results = json.loads(run_results.read_text())["results"]
+    kinds: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        kinds[f"all {kind}s"] = kinds.get(f"all {kind}s", 0.0) + r["execution_time"]
+    slowest = sorted(results, key=lambda r: -r["execution_time"])[:top]
+    return [(r["unique_id"].split(".", 2)[-1], r["execution_time"]) for r in slowest] + sorted(kinds.items())
 
 
 def _customer_rows(args) -> int:
@@ -155,6 +166,10 @@ def main() -> None:
         ratio = m["seconds"] / floor["seconds"] if floor["seconds"] else 0
         print(f"| {name} | {m['rows']:,} | {m['seconds']:.2f} | {m['peak_rss_mb']:,.0f} | {ratio:.1f}x |")
     print(f"\nincremental / full: {incremental['seconds'] / full['seconds']:.0%}")
+    for name, m in (("full refresh", full), ("incremental", incremental)):
+        print(f"\nslowest nodes, {name} (seconds; summed over dbt's threads):")
+        for node, seconds in m["slowest"]:
+            print(f"  {seconds:8.2f}  {node}")
     print(f"segments / full: {segments['seconds'] / full['seconds']:.0%}")
 
 
