@@ -9,8 +9,11 @@ hashes), validates, quarantines and writes the Parquet raw layer.
 
 Each stage runs in its own child process so its peak RSS is its own; with --repeat N the floor and the
 ingestion alternate N times (the landing files stay in the page cache for both) and the median run is
-reported. Prints one table: stage, rows, bytes, seconds, CPU seconds (user + system, all threads: less
-sensitive than wall time to other load on the machine), rows/s, peak RSS, ratio to the floor.
+reported. With --references, two stages show what parts of the contract cost on their own: hashing every
+file (exactly-once), and the plainest JSON -> Parquet conversion (no line numbers, validation, quarantine,
+original record or manifest). Prints one table: stage, rows, bytes, seconds, CPU seconds (user + system,
+all threads: less sensitive than wall time to other load on the machine), rows/s, peak RSS, ratio to the
+floor.
 Not a test: no thresholds here.
 """
 
@@ -77,6 +80,47 @@ def stage_floor(args) -> dict:
     return {"rows": rows, "bytes": size, "seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu}
 
 
+def stage_hash(args) -> dict:
+    """Reference: sha256 of every landing file, as ingestion's exactly-once manifest needs (2 threads)."""
+    from orchestration.ingestion.loader import _sha256_all
+
+    files = [f for fs in _landing_files(args).files.values() for f in fs]
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    _sha256_all(files)
+    return {"rows": 0, "bytes": sum(f.size for f in files), "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu}
+
+
+def stage_convert(args) -> dict:
+    """Reference: the plainest JSON -> Parquet conversion of the same files with DuckDB, per entity and day:
+    read_json with its own type detection, COPY to one Parquet file. No line numbers, no validation or
+    quarantine, no original record, no hashing, no manifest: what a loader without the contract would pay."""
+    from orchestration.ingestion.loader import connect
+
+    scan = _landing_files(args)
+    out_root = Path(args.workdir) / "convert"
+    shutil.rmtree(out_root, ignore_errors=True)
+    con = connect()
+    rows = size = 0
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    for name, files in scan.files.items():
+        by_day: dict = {}
+        for f in files:
+            by_day.setdefault(f.file_date, []).append(f)
+        reader = "read_csv(?, all_varchar = true, ignore_errors = true, null_padding = true)" \
+            if name == "pos__transactions" else \
+            "read_json(?, format = 'newline_delimited', ignore_errors = true, maximum_object_size = 16777216)"
+        for day, day_files in by_day.items():
+            target = out_root / name / f"dt={day.isoformat()}"
+            target.mkdir(parents=True)
+            size += sum(f.size for f in day_files)
+            rows += con.execute(f"COPY (SELECT * FROM {reader}) TO '{target / 'data_0.parquet'}' (FORMAT parquet)",
+                                [[str(f.path) for f in day_files]]).fetchone()[0]
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out_root, ignore_errors=True)
+    return {"rows": rows, "bytes": size, "seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu}
+
+
 def stage_ingest(args) -> dict:
     """Load every entity and day into a fresh lake with the ingestion code (what the raw assets run)."""
     from orchestration.ingestion.loader import connect, load_entity
@@ -99,7 +143,8 @@ def stage_ingest(args) -> dict:
     return {"rows": rows, "bytes": size, "seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu}
 
 
-STAGES = {"generate": stage_generate, "floor": stage_floor, "ingest": stage_ingest}
+STAGES = {"generate": stage_generate, "floor": stage_floor, "ingest": stage_ingest, "hash": stage_hash,
+          "convert": stage_convert}
 
 
 def run_stage_in_child(stage: str, args, extra: list[str] | None = None) -> dict:
@@ -140,6 +185,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="alternate floor and ingestion N times, report medians")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--keep-lake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--references", action="store_true",
+                        help="also time hashing alone and a plain JSON -> Parquet conversion (no contract)")
     args = parser.parse_args()
     if args.stage:
         result = STAGES[args.stage](args)
@@ -159,6 +206,10 @@ def main() -> None:
     measured.append(("floor: count(*) via read_json/read_csv, same files, once", floor))
     measured.append(("ingest: landing -> Parquet raw layer", median_run(ingests)))
     measured.append(("ingest again (all days unchanged)", median_run(agains)))
+    if args.references:
+        measured.append(("reference: sha256 of every file (exactly-once manifest)", run_stage_in_child("hash", args)))
+        measured.append(("reference: plain read_json -> Parquet per day, no contract",
+                         run_stage_in_child("convert", args)))
     print("Floor: DuckDB `SELECT count(*) FROM read_json(<files>)` per JSONL entity and `read_csv` for POS, over "
           "the same landing files once (page cache warm for every stage).")
     print_table(measured, floor["seconds"])
