@@ -10,6 +10,12 @@
   first_delivery(relation, key)
       append entities: of records delivered more than once (same key), keep the first delivery
       (earliest export date, then file name, then line).
+  first_delivery_by_row(relation, key)
+      the same for the large event sources: the delivery order is ranked on (key, dt, _file, _line) alone
+      and the chosen rows are joined back by (_file, _line), which identify a raw row, so the sort of the
+      whole history never carries the JSON payloads (at the large tier those spilled tens of GB to disk).
+      `relation` is a table or a subquery, read twice: not a CTE, which the engine might materialise.
+      No `_dedupe_rank` column.
 #}
 
 {% macro deduplicate(relation, partition_by, order_by) -%}
@@ -31,4 +37,22 @@
 
 {% macro first_delivery(relation, key='id') -%}
     {{ deduplicate(relation, key, 'dt asc, _file asc, _line asc') }}
+{%- endmacro %}
+
+
+{% macro first_delivery_by_row(relation, key) -%}
+    select delivered.*
+    from {{ relation }} as delivered
+    inner join (
+        select _file, _line
+        from (
+            select
+                _file,
+                _line,
+                row_number() over (partition by {{ key }} order by dt asc, _file asc, _line asc) as delivery
+            from {{ relation }} as deliveries
+        ) as ranked
+        where delivery = 1
+    ) as first_deliveries
+        on first_deliveries._file = delivered._file and first_deliveries._line = delivered._line
 {%- endmacro %}

@@ -46,3 +46,22 @@
 {% macro duckdb__identity_edges_materialization() -%}
     {{ return('view') }}
 {%- endmacro %}
+
+
+{#
+  inline_cte()
+      the hint that a CTE read more than once is evaluated at each read rather than stored first.
+      DuckDB materialises such a CTE by default; for the event tables that meant holding every event with
+      its payload (tens of GB spilled at the large tier) where each read needs only some columns, which
+      it can select from the files directly. Other engines inline CTEs anyway: no hint there.
+#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'customer360')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}

@@ -8,7 +8,9 @@
       `since` (a 'YYYY-MM-DD' string): read only the export dates from it on, deduplicating among them;
       the caller then drops re-deliveries of messages it stored from earlier dates (the first delivery
       wins, as in the view).
-  event_reload_from(relation, key, lookback_days, reload_from)
+  known_raw(relation, since=none)
+      a subquery of the raw rows known as of the as-of date (from `since` on, if given).
+  event_reload_from(relation, lookback_days, reload_from)
       for an incremental run of `relation`: the first export date whose partitions can hold a new or
       changed row. The newest stored export date and event time, each less `lookback_days`; the event
       time bound less 2 more days, because ingestion quarantines records more than a day newer than
@@ -17,26 +19,9 @@
 #}
 
 {% macro stage_web_events(since=none) -%}
-with source as (
+with deduplicated as (
 
-    select * from {{ source('web', 'events') }}
-    {%- if since %}
-    -- only the partitions from `since` on: DuckDB and Spark skip the other files
-    where dt >= cast('{{ since }}' as date)
-    {%- endif %}
-
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
-
-),
-
-deduplicated as (
-
-    {{ first_delivery('known', 'messageId') }}
+    {{ first_delivery_by_row(known_raw(source('web', 'events'), since), 'messageId') }}
 
 ),
 
@@ -83,26 +68,9 @@ select * from renamed
 
 
 {% macro stage_esp_email_events(since=none) -%}
-with source as (
+with deduplicated as (
 
-    select * from {{ source('esp', 'email_events') }}
-    {%- if since %}
-    -- only the partitions from `since` on: DuckDB and Spark skip the other files
-    where dt >= cast('{{ since }}' as date)
-    {%- endif %}
-
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
-
-),
-
-deduplicated as (
-
-    {{ first_delivery('known', 'id') }}
+    {{ first_delivery_by_row(known_raw(source('esp', 'email_events'), since), 'id') }}
 
 ),
 
@@ -128,6 +96,18 @@ renamed as (
 )
 
 select * from renamed
+{%- endmacro %}
+
+
+{% macro known_raw(relation, since=none) -%}
+    (
+        select * from {{ relation }}
+        where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
+        {%- if since %}
+            -- only the partitions from `since` on: DuckDB and Spark skip the other files
+            and dt >= cast('{{ since }}' as date)
+        {%- endif %}
+    )
 {%- endmacro %}
 
 

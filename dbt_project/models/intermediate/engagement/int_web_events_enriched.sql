@@ -46,7 +46,7 @@
     'product_category', 'product_price', 'properties', 'event_at', 'export_date', 'session_owner', 'is_web_visit'
 ] %}
 
-with staging as (
+with staging as {{ inline_cte() }} (
 
     {%- if stage_from %}
     select w.*
@@ -63,7 +63,7 @@ with staging as (
 
 ),
 
-staged as (
+staged as {{ inline_cte() }} (
 
     select
         message_id,
@@ -113,7 +113,7 @@ stored_max as (
 
 ),
 
-new_events as (
+new_events as {{ inline_cte() }} (
 
     select s.*
     from staged as s
@@ -147,7 +147,7 @@ stored_events as (
 
 ),
 
-events as (
+events as {{ inline_cte() }} (
 
     select {% for column in base_columns %}{{ column }}{{ ", " if not loop.last }}{% endfor %} from new_events
     union all
@@ -157,7 +157,7 @@ events as (
 
 {% else %}
 
-events as (
+events as {{ inline_cte() }} (
 
     select * from staged
 
@@ -165,10 +165,15 @@ events as (
 
 {% endif %}
 
+-- Sessions are computed on a narrow projection (owner, time, message id) and joined back by message id
+-- (unique in `events`): the window sorts then never carry the events' payloads, which at the large tier
+-- spilled tens of GB to disk.
 visits as (
 
     select
-        *,
+        message_id,
+        session_owner,
+        event_at,
         lag(event_at) over (partition by session_owner order by event_at, message_id) as previous_event_at
     from events
     where is_web_visit
@@ -178,7 +183,9 @@ visits as (
 flagged as (
 
     select
-        *,
+        message_id,
+        session_owner,
+        event_at,
         case
             when previous_event_at is null then 1
             when event_at > {{ dbt.dateadd('minute', timeout_minutes, 'previous_event_at') }} then 1
@@ -203,31 +210,23 @@ numbered as (
 sessionised as (
 
     select
-        *,
-        first_value(message_id) over (
+        message_id,
+        {{ dbt.hash(dbt.concat(["session_owner", "'|'", "first_value(message_id) over (
             partition by session_owner, session_number order by event_at, message_id
             rows between unbounded preceding and unbounded following
-        ) as session_first_message_id,
-        min(event_at) over (partition by session_owner, session_number) as session_started_at
+        )"])) }} as session_id,
+        min(event_at) over (partition by session_owner, session_number) as session_started_at,
+        session_start_flag = 1 as is_session_start
     from numbered
 
 )
 
 select
-    {% for column in base_columns %}{{ column }},
+    {% for column in base_columns %}e.{{ column }},
     {% endfor -%}
-    {{ dbt.hash(dbt.concat(["session_owner", "'|'", "session_first_message_id"])) }} as session_id,
-    session_started_at,
-    session_start_flag = 1 as is_session_start
-from sessionised
-
-union all
-
-select
-    {% for column in base_columns %}{{ column }},
-    {% endfor -%}
-    cast(null as {{ dbt.type_string() }}) as session_id,
-    cast(null as {{ dbt.type_timestamp() }}) as session_started_at,
-    false as is_session_start
-from events
-where not is_web_visit
+    s.session_id,
+    s.session_started_at,
+    coalesce(s.is_session_start, false) as is_session_start
+from events as e
+-- offline events (not visits) have no session
+left join sessionised as s on s.message_id = e.message_id
