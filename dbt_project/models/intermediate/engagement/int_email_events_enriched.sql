@@ -34,14 +34,16 @@
 with staging as (
 
     {%- if stage_from %}
+    -- a left join, not NOT EXISTS: the engine then builds its hash table on the few days staged, not on
+    -- the stored history
     select w.*
     from ({{ stage_esp_email_events(since=stage_from) }}) as w
-    where not exists (
-        select 1 from {{ this }} as t
-        where t.email_event_id = w.email_event_id
-            and t.export_date < cast('{{ stage_from }}' as date)
-            and {{ known_as_of('t.event_at', 't.export_date') }}
-    )
+    left join (
+        select email_event_id from {{ this }}
+        where export_date < cast('{{ stage_from }}' as date)
+            and {{ known_as_of('event_at', 'export_date') }}
+    ) as stored_before on stored_before.email_event_id = w.email_event_id
+    where stored_before.email_event_id is null
     {%- else %}
     select * from {{ ref('stg_esp__email_events') }}
     {%- endif %}

@@ -49,14 +49,16 @@
 with staging as {{ inline_cte() }} (
 
     {%- if stage_from %}
+    -- a left join, not NOT EXISTS: the engine then builds its hash table on the few days staged, not on
+    -- the stored history
     select w.*
     from ({{ stage_web_events(since=stage_from) }}) as w
-    where not exists (
-        select 1 from {{ this }} as t
-        where t.message_id = w.message_id
-            and t.export_date < cast('{{ stage_from }}' as date)
-            and {{ known_as_of('t.event_at', 't.export_date') }}
-    )
+    left join (
+        select message_id from {{ this }}
+        where export_date < cast('{{ stage_from }}' as date)
+            and {{ known_as_of('event_at', 'export_date') }}
+    ) as stored_before on stored_before.message_id = w.message_id
+    where stored_before.message_id is null
     {%- else %}
     select * from {{ ref('stg_web__events') }}
     {%- endif %}
@@ -113,7 +115,7 @@ stored_max as (
 
 ),
 
-new_events as {{ inline_cte() }} (
+new_events as (
 
     select s.*
     from staged as s
