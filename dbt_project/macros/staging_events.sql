@@ -10,6 +10,11 @@
       wins, as in the view).
   known_raw(relation, since=none)
       a subquery of the raw rows known as of the as-of date (from `since` on, if given).
+  not_stored_before(staged_sql, relation, key, since)
+      the rows of `staged_sql` (events staged from `since` on) whose `key` is not stored in `relation`
+      from an earlier export date: a re-delivery of an event stored before is dropped, so the first
+      delivery wins, as in the staging view. A left join, not NOT EXISTS, so the engine builds its hash
+      table on the few days staged rather than on the stored history.
   event_reload_from(relation, lookback_days, reload_from)
       for an incremental run of `relation`: the first export date whose partitions can hold a new or
       changed row. The newest stored export date and event time, each less `lookback_days`; the event
@@ -108,6 +113,18 @@ select * from renamed
             and dt >= cast('{{ since }}' as date)
         {%- endif %}
     )
+{%- endmacro %}
+
+
+{% macro not_stored_before(staged_sql, relation, key, since) -%}
+    select staged.*
+    from ({{ staged_sql }}) as staged
+    left join (
+        select {{ key }} from {{ relation }}
+        where export_date < cast('{{ since }}' as date)
+            and {{ known_as_of('event_at', 'export_date') }}
+    ) as stored_before on stored_before.{{ key }} = staged.{{ key }}
+    where stored_before.{{ key }} is null
 {%- endmacro %}
 
 

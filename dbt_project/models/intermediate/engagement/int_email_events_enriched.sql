@@ -34,16 +34,7 @@
 with staging as (
 
     {%- if stage_from %}
-    -- a left join, not NOT EXISTS: the engine then builds its hash table on the few days staged, not on
-    -- the stored history
-    select w.*
-    from ({{ stage_esp_email_events(since=stage_from) }}) as w
-    left join (
-        select email_event_id from {{ this }}
-        where export_date < cast('{{ stage_from }}' as date)
-            and {{ known_as_of('event_at', 'export_date') }}
-    ) as stored_before on stored_before.email_event_id = w.email_event_id
-    where stored_before.email_event_id is null
+    {{ not_stored_before(stage_esp_email_events(since=stage_from), this, 'email_event_id', stage_from) }}
     {%- else %}
     select * from {{ ref('stg_esp__email_events') }}
     {%- endif %}

@@ -49,16 +49,7 @@
 with staging as {{ inline_cte() }} (
 
     {%- if stage_from %}
-    -- a left join, not NOT EXISTS: the engine then builds its hash table on the few days staged, not on
-    -- the stored history
-    select w.*
-    from ({{ stage_web_events(since=stage_from) }}) as w
-    left join (
-        select message_id from {{ this }}
-        where export_date < cast('{{ stage_from }}' as date)
-            and {{ known_as_of('event_at', 'export_date') }}
-    ) as stored_before on stored_before.message_id = w.message_id
-    where stored_before.message_id is null
+    {{ not_stored_before(stage_web_events(since=stage_from), this, 'message_id', stage_from) }}
     {%- else %}
     select * from {{ ref('stg_web__events') }}
     {%- endif %}
