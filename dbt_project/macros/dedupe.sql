@@ -10,12 +10,14 @@
   first_delivery(relation, key)
       append entities: of records delivered more than once (same key), keep the first delivery
       (earliest export date, then file name, then line).
-  first_delivery_by_row(relation, key)
-      the same for the large event sources: the delivery order is ranked on (key, dt, _file, _line) alone
-      and the chosen rows are joined back by (_file, _line), which identify a raw row, so the sort of the
-      whole history never carries the JSON payloads (at the large tier those spilled tens of GB to disk).
-      `relation` is a table or a subquery, read twice: not a CTE, which the engine might materialise.
-      No `_dedupe_rank` column.
+  deduplicate_by_row(relation, partition_by, order_by)
+      the same choice for large raw sources: the rows are ranked on the key and ordering columns alone and
+      the chosen ones are joined back by (_file, _line), which identify a raw row, so the sort of the whole
+      history never carries the JSON payloads and original records (at the large tier those spilled tens
+      of GB to disk). `relation` is a table or a parenthesised subquery, read twice: not a CTE, which the
+      engine might materialise. No `_dedupe_rank` column.
+  latest_version_by_row(relation, key), first_delivery_by_row(relation, key)
+      latest_version and first_delivery that way.
 #}
 
 {% macro deduplicate(relation, partition_by, order_by) -%}
@@ -40,19 +42,29 @@
 {%- endmacro %}
 
 
-{% macro first_delivery_by_row(relation, key) -%}
-    select delivered.*
-    from {{ relation }} as delivered
+{% macro deduplicate_by_row(relation, partition_by, order_by) -%}
+    select chosen_row.*
+    from {{ relation }} as chosen_row
     inner join (
         select _file, _line
         from (
             select
                 _file,
                 _line,
-                row_number() over (partition by {{ key }} order by dt asc, _file asc, _line asc) as delivery
-            from {{ relation }} as deliveries
+                row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as _dedupe_rank
+            from {{ relation }} as candidates
         ) as ranked
-        where delivery = 1
-    ) as first_deliveries
-        on first_deliveries._file = delivered._file and first_deliveries._line = delivered._line
+        where _dedupe_rank = 1
+    ) as chosen
+        on chosen._file = chosen_row._file and chosen._line = chosen_row._line
+{%- endmacro %}
+
+
+{% macro latest_version_by_row(relation, key='id', updated_at='updated_at') -%}
+    {{ deduplicate_by_row(relation, key, updated_at ~ ' desc, dt desc, _file desc, _line desc') }}
+{%- endmacro %}
+
+
+{% macro first_delivery_by_row(relation, key='id') -%}
+    {{ deduplicate_by_row(relation, key, 'dt asc, _file asc, _line asc') }}
 {%- endmacro %}

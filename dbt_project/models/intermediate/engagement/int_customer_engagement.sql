@@ -39,7 +39,8 @@ people as (
 
 -- ---- email and sms ----------------------------------------------------------------------------------
 
-email_events as (
+-- Read twice (metrics, open hours), evaluated at each read on DuckDB: the open hours read only opens.
+email_events as {{ inline_cte() }} (
 
     select g.customer_key, e.event_kind, e.message_key, e.event_hour, e.event_at
     from {{ ref('int_email_events_enriched') }} as e
@@ -94,14 +95,13 @@ best_send_hour as (
 
 -- ---- web --------------------------------------------------------------------------------------------
 
-web_events as (
+-- Each event attaches by one node (see the header), so one join to the graph; events of nobody drop out.
+-- Read twice (metrics, category views), evaluated at each read on DuckDB: the second reads only product
+-- views in the web window, and storing every event of every person first costs more than a second scan.
+person_web_events as {{ inline_cte() }} (
 
     select
-        case
-            when w.customer_id is not null then by_shop_id.customer_key
-            when w.anonymous_id is not null then by_anonymous_id.customer_key
-            else by_email.customer_key
-        end as customer_key,
+        g.customer_key,
         w.message_id,
         w.event_type,
         w.event_name,
@@ -109,22 +109,53 @@ web_events as (
         w.utm_source,
         w.is_web_visit,
         w.session_id,
-        w.session_started_at,
         w.event_at
-    from {{ ref('int_web_events_enriched') }} as w
-    left join graph as by_shop_id
-        on w.customer_id is not null and by_shop_id.identifier = {{ shop_node('w.customer_id') }}
-    left join graph as by_anonymous_id
-        on w.anonymous_id is not null and by_anonymous_id.identifier = {{ dbt.concat(["'anon:'", "w.anonymous_id"]) }}
-    left join graph as by_email
-        on w.email is not null and by_email.identifier = {{ email_node('w.email') }}
-    where {{ known_as_of('w.event_at', 'w.export_date') }}
+    from (
+        select
+            case
+                when customer_id is not null then {{ shop_node('customer_id') }}
+                when anonymous_id is not null then {{ dbt.concat(["'anon:'", "anonymous_id"]) }}
+                else {{ email_node('email') }}
+            end as person_node,
+            message_id,
+            event_type,
+            event_name,
+            product_category,
+            utm_source,
+            is_web_visit,
+            session_id,
+            event_at
+        from {{ ref('int_web_events_enriched') }}
+        where {{ known_as_of('event_at', 'export_date') }}
+    ) as w
+    inner join graph as g on g.identifier = w.person_node
 
 ),
 
-person_web_events as (
+-- Web metrics in two steps, sessions first: a session counts in a window when one of its visit events
+-- does, and the person's first visit is the session of their earliest visit event (by event_at, then
+-- message_id), whose first UTM source is the person's first one. One aggregation over the events instead
+-- of distinct counts, a window over every visit and a second pass for the UTM source.
+person_web_sessions as (
 
-    select * from web_events where customer_key is not null
+    select
+        customer_key,
+        session_id,
+        count(case when is_web_visit and event_at >= {{ web_window_start }} then 1 end) as visits_30d,
+        count(case when is_web_visit and event_at >= {{ email_window_start }} then 1 end) as visits_90d,
+        count(case when event_name = 'Product Viewed' and event_at >= {{ web_window_start }}
+            then 1 end) as product_views_30d,
+        max(case when is_web_visit then event_at end) as last_visit_at,
+        min(case when is_web_visit then event_at end) as first_visit_at,
+        {{ first_by('message_id', ['event_at', 'message_id'], where='is_web_visit') }} as first_visit_message_id,
+        {{ first_by('utm_source', ['event_at', 'message_id'], where='utm_source is not null') }} as first_utm_source,
+        count(case when event_type = 'track' and event_name = 'Event Attended' then 1 end) as events_attended,
+        count(case when event_type = 'track' and event_name = 'Event Attended' and event_at >= {{ email_window_start }}
+            then 1 end) as events_attended_90d,
+        max(case when event_name = 'Checkout Started' then event_at end) as last_checkout_started_at,
+        max(case when event_name = 'Order Completed' then event_at end) as last_order_completed_at
+    from person_web_events
+    group by customer_key, session_id
 
 ),
 
@@ -132,20 +163,18 @@ web_metrics as (
 
     select
         customer_key,
-        count(distinct case when is_web_visit and event_at >= {{ web_window_start }}
-            then session_id end) as web_sessions_30d,
-        count(distinct case when is_web_visit and event_at >= {{ email_window_start }}
-            then session_id end) as web_sessions_90d,
-        count(case when event_name = 'Product Viewed' and event_at >= {{ web_window_start }}
-            then 1 end) as product_views_30d,
-        max(case when is_web_visit then event_at end) as last_site_visit_at,
-        min(case when is_web_visit then event_at end) as first_seen_web_at,
-        count(case when event_type = 'track' and event_name = 'Event Attended' then 1 end) as events_attended,
-        count(case when event_type = 'track' and event_name = 'Event Attended' and event_at >= {{ email_window_start }}
-            then 1 end) as events_attended_90d,
-        max(case when event_name = 'Checkout Started' then event_at end) as last_checkout_started_at,
-        max(case when event_name = 'Order Completed' then event_at end) as last_order_completed_at
-    from person_web_events
+        count(case when visits_30d > 0 then 1 end) as web_sessions_30d,
+        count(case when visits_90d > 0 then 1 end) as web_sessions_90d,
+        sum(product_views_30d) as product_views_30d,
+        max(last_visit_at) as last_site_visit_at,
+        min(first_visit_at) as first_seen_web_at,
+        {{ first_by('first_utm_source', ['first_visit_at', 'first_visit_message_id'], where='first_visit_at is not null') }}
+            as first_web_utm_source,
+        sum(events_attended) as events_attended,
+        sum(events_attended_90d) as events_attended_90d,
+        max(last_checkout_started_at) as last_checkout_started_at,
+        max(last_order_completed_at) as last_order_completed_at
+    from person_web_sessions
     group by customer_key
 
 ),
@@ -172,39 +201,6 @@ top_category as (
         from category_views
     ) as ranked
     where category_rank = 1
-
-),
-
--- The first visit: the session of the person's earliest web event; its first UTM source.
-first_session as (
-
-    select customer_key, session_id
-    from (
-        select
-            customer_key,
-            session_id,
-            row_number() over (partition by customer_key order by event_at, message_id) as event_rank
-        from person_web_events
-        where is_web_visit
-    ) as ranked
-    where event_rank = 1
-
-),
-
-first_utm as (
-
-    select customer_key, utm_source as first_web_utm_source
-    from (
-        select
-            e.customer_key,
-            e.utm_source,
-            row_number() over (partition by e.customer_key order by e.event_at, e.message_id) as utm_rank
-        from person_web_events as e
-        inner join first_session as f
-            on f.customer_key = e.customer_key and f.session_id = e.session_id
-        where e.utm_source is not null
-    ) as ranked
-    where utm_rank = 1
 
 ),
 
@@ -251,14 +247,13 @@ combined as (
         coalesce(wm.web_sessions_90d, 0) as web_score,
         coalesce(o.store_orders_90d, 0) + coalesce(wm.events_attended_90d, 0) as store_score,
         bh.best_send_hour,
-        fu.first_web_utm_source,
+        wm.first_web_utm_source,
         wm.first_seen_web_at
     from people as p
     left join email_metrics as em on em.customer_key = p.customer_key
     left join best_send_hour as bh on bh.customer_key = p.customer_key
     left join web_metrics as wm on wm.customer_key = p.customer_key
     left join top_category as tc on tc.customer_key = p.customer_key
-    left join first_utm as fu on fu.customer_key = p.customer_key
     left join orders as o on o.customer_key = p.customer_key
 
 )

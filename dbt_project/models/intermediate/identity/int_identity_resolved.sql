@@ -63,13 +63,25 @@ components as (
 
 ),
 
+-- One equality join on the requests' nodes (a join on `node = shop or node = email` is a nested loop over
+-- every node and request).
+erased_nodes as (
+
+    select {{ shop_node('customer_id') }} as node
+    from {{ ref('stg_privacy__deletion_requests') }}
+    where customer_id is not null
+    union
+    select {{ email_node('email') }}
+    from {{ ref('stg_privacy__deletion_requests') }}
+    where email is not null
+
+),
+
 erased_components as (
 
     select distinct c.label
     from components as c
-    inner join {{ ref('stg_privacy__deletion_requests') }} as d
-        on c.node = {{ shop_node('d.customer_id') }}
-        or c.node = {{ email_node('d.email') }}
+    inner join erased_nodes as d on c.node = d.node
 
 ),
 

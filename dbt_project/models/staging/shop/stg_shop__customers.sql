@@ -1,21 +1,14 @@
 -- Shop customer accounts, one row per customer: the latest version known as of the as-of date (upsert).
 
-with source as (
+{#- The raw versions known as of the as-of date, read twice by the deduplication (a subquery, not a CTE:
+    the ranking reads only the key and ordering columns, the payloads are read for the chosen rows). -#}
+{%- set known -%}
+    (select * from {{ source('shop', 'customers') }} where {{ known_as_of(to_utc_timestamp('updated_at')) }})
+{%- endset %}
 
-    select * from {{ source('shop', 'customers') }}
+with latest as (
 
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp('updated_at')) }}
-
-),
-
-latest as (
-
-    {{ latest_version('known', 'id') }}
+    {{ latest_version_by_row(known, 'id') }}
 
 ),
 

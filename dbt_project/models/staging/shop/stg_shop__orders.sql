@@ -3,22 +3,15 @@
 -- The nested line items, refunds and fulfillments stay as JSON here and are unnested by
 -- stg_shop__order_lines, stg_shop__order_refunds and stg_shop__order_fulfillments.
 
-with source as (
+{#- The raw versions known as of the as-of date, read twice by the deduplication (a subquery, not a CTE:
+    the ranking reads only the key and ordering columns, the payloads are read for the chosen rows). -#}
+{%- set known -%}
+    (select * from {{ source('shop', 'orders') }} where {{ known_as_of(to_utc_timestamp('updated_at')) }})
+{%- endset %}
 
-    select * from {{ source('shop', 'orders') }}
+with latest as (
 
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp('updated_at')) }}
-
-),
-
-latest as (
-
-    {{ latest_version('known', 'id') }}
+    {{ latest_version_by_row(known, 'id') }}
 
 ),
 
