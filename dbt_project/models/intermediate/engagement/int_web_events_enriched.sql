@@ -14,10 +14,10 @@
 --
 -- Incremental run: the new window is every staging event exported (or happening) within
 -- `engagement_lookback_days` of the newest one already stored (late files, late parts of a day). Every
--- session owner touched by the window is re-sessionised over all of its stored and new events, so a late
--- event that bridges, splits or precedes stored sessions gives exactly the ids a full refresh gives.
--- Owners with stored events that are no longer known as of the as-of date (a past date is being rebuilt)
--- are re-sessionised too, and the post-hook removes those events.
+-- session owner touched by the window is re-sessionised from the first stored session the new events can
+-- reach (see `reopened`), so a late event that bridges, splits or precedes stored sessions gives exactly
+-- the ids a full refresh gives. Owners with stored events that are no longer known as of the as-of date
+-- (a past date is being rebuilt) are re-sessionised from those events on, and the post-hook removes them.
 --
 -- The incremental run stages only the raw partitions from `event_reload_from` on (macros/
 -- staging_events.sql), not the staging view, which deduplicates the whole history first: a re-delivery of
@@ -120,13 +120,46 @@ new_events as (
 
 ),
 
-touched_owners as (
+-- Where each touched owner's sessions can change: at its earliest new event, stored event no longer known
+-- (a past as-of date: the post-hook removes it) or stored copy being replaced (its old time may have been
+-- inside a session).
+change_points as (
 
-    select session_owner from new_events
-    union
-    -- stored events no longer known (a past as-of date): their owners' sessions must be recomputed
-    select session_owner from {{ this }}
-    where not {{ known_as_of('event_at', 'export_date') }}
+    select session_owner, min(event_at) as changed_from
+    from (
+        select session_owner, event_at from new_events
+        union all
+        select session_owner, event_at from {{ this }}
+        where not {{ known_as_of('event_at', 'export_date') }}
+        union all
+        -- only copies exported from stage_from on can be replaced (not_stored_before dropped the others)
+        select t.session_owner, t.event_at from {{ this }} as t
+        where t.export_date >= cast('{{ stage_from }}' as date)
+            and t.message_id in (select message_id from new_events)
+    ) as changes
+    group by session_owner
+
+),
+
+-- Only the owner's sessions from the first one a change can reach are re-sessionised: that is the session
+-- of its first stored visit at most the timeout before the change (a session continues across gaps up to
+-- the timeout), else the change itself. Earlier sessions end more than the timeout before any change, so
+-- their events, ids and start flags stay as stored. Session ids hash the owner and the session's first
+-- message, never a session number, so recomputing from a session start gives the full refresh's ids.
+reopened as (
+
+    select
+        c.session_owner,
+        case
+            when min(t.session_started_at) < c.changed_from then min(t.session_started_at)
+            else c.changed_from
+        end as reopen_from
+    from change_points as c
+    left join {{ this }} as t
+        on t.session_owner = c.session_owner
+        and t.is_web_visit
+        and t.event_at >= {{ dbt.dateadd('minute', -timeout_minutes, 'c.changed_from') }}
+    group by c.session_owner, c.changed_from
 
 ),
 
@@ -134,8 +167,9 @@ stored_events as (
 
     select {% for column in base_columns %}t.{{ column }}{{ ", " if not loop.last }}{% endfor %}
     from {{ this }} as t
+    inner join reopened as r on r.session_owner = t.session_owner
     where {{ known_as_of('t.event_at', 't.export_date') }}
-        and t.session_owner in (select session_owner from touched_owners)
+        and t.event_at >= r.reopen_from
         and not exists (select 1 from new_events as n where n.message_id = t.message_id)
 
 ),
