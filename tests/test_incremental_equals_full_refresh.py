@@ -11,7 +11,8 @@ int_customer_consent and int_customer_engagement must hold identical rows in bot
 in DuckDB). The runs use no lookback (`engagement_lookback_days: 0`), the strictest setting. The landing
 zone has what makes incremental processing hard: late-arriving events (days older than their file, older
 than any lookback) that precede or bridge stored web sessions, records a day newer than their file,
-re-delivered messages (within and before the raw partitions an incremental run reads), an anonymous
+re-delivered messages (within and before the raw partitions an incremental run reads), a late part of a
+day whose re-timed copy of a message replaces the stored one and splits its session, an anonymous
 visitor who identifies on a later day, consent changing over the days, and a checkout that is abandoned
 until an order arrives. Finally the incremental warehouse is rebuilt as of an earlier day (day 4,
 incrementally) and must equal the full refresh as of that day.
@@ -99,9 +100,13 @@ def write_landing(landing: Landing) -> None:
         web("w203", ts(D2, "10:00"), anon="a-2", user="1003"),
         web("w204", ts(D2, "10:50"), anon="a-2", user="1003"),
         web("w205", ts(D2, "12:00"), user="1003", channel="mobile"),  # no anonymous id: sessionised per user
+        # a stranger's session, 23:50-00:30, held together by w304 (day 3's file) at 00:10
+        web("w206", ts(D2, "23:50"), anon="a-5"),
+        web("w207", ts(D3, "00:30"), anon="a-5"),
     ])
     landing.jsonl("web", "events", file_name(D3), [
         web("w301", ts(D3, "08:00"), anon="a-1"),
+        web("w304", ts(D3, "00:10"), anon="a-5"),  # a late part of this day re-times it
         web("w101", ts(D1, "09:00"), anon="a-1", utm="google"),  # re-delivered message
         web("w302", ts(D3, "18:00"), type_="track", event="Event Attended", user="1001", channel="offline"),
     ])
@@ -157,6 +162,15 @@ def write_landing(landing: Landing) -> None:
     ])
 
 
+def write_late_part_of_day_3(landing: Landing) -> None:
+    """A second file of day 3, arriving with day 6 (the day-6 run reloads from day 3). Its name sorts before
+    day 3's first file, so its copy of w304 is the first delivery: the stored copy (00:10) is replaced by
+    one at 16:00, and the stranger's session it held together splits (23:50 and 00:30 are 40 minutes
+    apart). The stranger has no other event in the reloaded days: only the replaced copy tells where their
+    sessions change."""
+    landing.jsonl("web", "events", f"{D3.isoformat()}-late.jsonl", [web("w304", ts(D3, "16:00"), anon="a-5")])
+
+
 def load_days(landing_root: Path, home: Path, days: list[date]) -> Path:
     """Load the given export days of every entity into home's raw layer; (re)create the warehouse's views."""
     return build_warehouse(landing_root, home, days)
@@ -172,10 +186,11 @@ def dbt(database: Path, work: Path, *args: str) -> None:
     assert result.success
 
 
-def as_of(day: date) -> list[str]:
+def as_of(day: date, reload_from: date | None = None) -> list[str]:
     # No lookback: the strictest setting, so that stored events are only ever revisited through the models'
     # own logic (re-sessionising the touched browsers), never because a wide window re-selected them.
-    return ["--vars", f"{{as_of_date: '{day.isoformat()}', engagement_lookback_days: 0}}"]
+    reload = f", reload_from_date: '{reload_from.isoformat()}'" if reload_from else ""
+    return ["--vars", f"{{as_of_date: '{day.isoformat()}', engagement_lookback_days: 0{reload}}}"]
 
 
 def snapshot(database: Path, folder: Path) -> Path:
@@ -255,8 +270,14 @@ def built(tmp_path_factory):
     dbt(inc_db, work, "run", *SELECT, *as_of(DAYS[FIRST_INCREMENTAL - 1]))
     diffs = {}
     for day in DAYS[FIRST_INCREMENTAL:]:
+        reload_from = None
+        if day == D6:
+            write_late_part_of_day_3(landing)
+            load_days(landing.root, full_home, [D3])
+            load_days(landing.root, inc_home, [D3])
+            reload_from = D3  # as the Dagster run of partitions day 3 .. day 6 sets it
         load_days(landing.root, inc_home, [day])
-        dbt(inc_db, work, "run", *SELECT, *as_of(day))
+        dbt(inc_db, work, "run", *SELECT, *as_of(day, reload_from))
         dbt(full_db, work, "run", *SELECT, "--full-refresh", *as_of(day))
         diffs[day] = differences(snapshot(full_db, snapshots / f"full_{day}"),
                                  snapshot(inc_db, snapshots / f"incremental_{day}"))
@@ -269,6 +290,8 @@ def built(tmp_path_factory):
             FROM intermediate.int_customer_engagement AS e WHERE e.customer_key = {person(1002)}"""),
         "mara_sessions": query(full_db, "SELECT count(DISTINCT session_id) FROM intermediate.int_web_events_enriched "
                                         "WHERE session_owner = 'anon:a-2'"),
+        "stranger_sessions": query(full_db, "SELECT count(DISTINCT session_id) FROM "
+                                            "intermediate.int_web_events_enriched WHERE session_owner = 'anon:a-5'"),
         "consent": query(full_db, """
             SELECT g.identifier, c.email_consent, c.sms_consent
             FROM intermediate.int_customer_consent AS c
@@ -278,7 +301,10 @@ def built(tmp_path_factory):
 
     # A past date rebuilt incrementally (the as-of date moves back from day 6 to day 4).
     dbt(inc_db, work, "run", *SELECT, *as_of(D4))
-    rollback = differences(snapshots / f"full_{D4}", snapshot(inc_db, snapshots / "incremental_rebuilt"))
+    # compared with a full refresh as of day 4 on today's landing zone: the late part of day 3 is known then
+    dbt(full_db, work, "run", *SELECT, "--full-refresh", *as_of(D4))
+    rollback = differences(snapshot(full_db, snapshots / "full_rebuilt"),
+                           snapshot(inc_db, snapshots / "incremental_rebuilt"))
     ivan_d4 = query(inc_db, f"SELECT first_web_utm_source, abandoned_checkout_at FROM "
                             f"intermediate.int_customer_engagement WHERE customer_key = {person(1002)}")
     ivan_d5 = query_parquet(snapshots / f"full_{D5}", "int_customer_engagement", "abandoned_checkout_at")
@@ -310,6 +336,7 @@ def test_the_landing_zone_exercises_the_hard_cases(built):
     assert sessions_30d == 5  # day 1 (08:45-09:05), day 1 (09:50), day 3, day 4, day 5
     assert (views_30d, top_category) == (3, "coffee")
     assert facts["mara_sessions"] == [(1,)]  # the late day-2 event bridged her two sessions
+    assert facts["stranger_sessions"] == [(3,)]  # the re-timed w304 no longer holds 23:50 and 00:30 together
     assert facts["consent"] == [
         ("shop:1001", "subscribed", "unsubscribed"),
         ("shop:1002", "subscribed", "never_subscribed"),
