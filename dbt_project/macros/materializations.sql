@@ -30,9 +30,9 @@
 
 {#
   identity_edges_materialization()
-      int_identity_edges is read by label propagation once per pass. DuckDB evaluates a view reference once
-      per query, so it stays a view there and erased people's identifiers are never stored. Spark inlines
-      the view into every pass (16 copies of the staging union: minutes on the tiny tier), so there it is a
+      int_identity_edges is read by label propagation, through a CTE that DuckDB stores once per query, so
+      it stays a view there and erased people's identifiers are never stored in a table. Spark inlines the
+      view into every pass (16 copies of the staging union: minutes on the tiny tier), so there it is a
       table, rebuilt at each run from staging (which, like the raw layer, still holds those identifiers).
 #}
 {% macro identity_edges_materialization() -%}

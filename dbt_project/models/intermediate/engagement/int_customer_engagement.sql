@@ -39,7 +39,8 @@ people as (
 
 -- ---- email and sms ----------------------------------------------------------------------------------
 
--- Read twice (metrics, open hours), evaluated at each read on DuckDB: the open hours read only opens.
+-- Read three times (the window's events, opens and clicks, opens by hour), evaluated at each read on
+-- DuckDB: each read selects a part of the events.
 email_events as {{ inline_cte() }} (
 
     select g.customer_key, e.event_kind, e.message_key, e.event_hour, e.event_at
@@ -49,23 +50,47 @@ email_events as {{ inline_cte() }} (
 
 ),
 
+-- The window's email events, one row per person and message: distinct messages are then plain counts
+-- (distinct counts over every email event of the history cost more). SMS clicks are counted, not
+-- distinct; events without a message key count only there.
+email_window_messages as (
+
+    select
+        customer_key,
+        message_key,
+        max(case when event_kind = 'email_received' then 1 else 0 end) as is_received,
+        max(case when event_kind = 'email_opened' then 1 else 0 end) as is_opened,
+        max(case when event_kind = 'email_clicked' then 1 else 0 end) as is_clicked,
+        count(case when event_kind = 'sms_clicked' then 1 end) as sms_clicks
+    from email_events
+    where event_at >= {{ email_window_start }}
+    group by customer_key, message_key
+
+),
+
 email_metrics as (
 
     select
         customer_key,
-        count(distinct case when event_kind = 'email_received' and event_at >= {{ email_window_start }}
-            then message_key end) as emails_received_90d,
-        count(distinct case when event_kind = 'email_opened' and event_at >= {{ email_window_start }}
-            then message_key end) as emails_opened_90d,
-        count(distinct case when event_kind = 'email_clicked' and event_at >= {{ email_window_start }}
-            then message_key end) as emails_clicked_90d,
-        count(distinct case when event_kind in ('email_opened', 'email_clicked')
-            and event_at >= {{ email_window_start }} then message_key end) as email_engagements_90d,
-        count(case when event_kind = 'sms_clicked' and event_at >= {{ email_window_start }}
-            then 1 end) as sms_clicks_90d,
+        count(case when message_key is not null and is_received = 1 then 1 end) as emails_received_90d,
+        count(case when message_key is not null and is_opened = 1 then 1 end) as emails_opened_90d,
+        count(case when message_key is not null and is_clicked = 1 then 1 end) as emails_clicked_90d,
+        count(case when message_key is not null and (is_opened = 1 or is_clicked = 1) then 1 end)
+            as email_engagements_90d,
+        sum(sms_clicks) as sms_clicks_90d
+    from email_window_messages
+    group by customer_key
+
+),
+
+email_last as (
+
+    select
+        customer_key,
         max(case when event_kind = 'email_opened' then event_at end) as last_email_open_at,
         max(case when event_kind = 'email_clicked' then event_at end) as last_email_click_at
     from email_events
+    where event_kind in ('email_opened', 'email_clicked')
     group by customer_key
 
 ),
@@ -96,8 +121,9 @@ best_send_hour as (
 -- ---- web --------------------------------------------------------------------------------------------
 
 -- Each event attaches by one node (see the header), so one join to the graph; events of nobody drop out.
--- Read twice (metrics, category views), evaluated at each read on DuckDB: the second reads only product
--- views in the web window, and storing every event of every person first costs more than a second scan.
+-- Read four times (metrics, window sessions, category views, first UTM), evaluated at each read on DuckDB:
+-- all but the first read few events (the windows' visits and product views, the first sessions' events
+-- with a UTM source), and storing every event of every person first costs more than scanning again.
 person_web_events as {{ inline_cte() }} (
 
     select
@@ -132,50 +158,54 @@ person_web_events as {{ inline_cte() }} (
 
 ),
 
--- Web metrics in two steps, sessions first: a session counts in a window when one of its visit events
--- does, and the person's first visit is the session of their earliest visit event (by event_at, then
--- message_id), whose first UTM source is the person's first one. One aggregation over the events instead
--- of distinct counts, a window over every visit and a second pass for the UTM source.
-person_web_sessions as (
+-- The first visit is the session of the person's earliest visit event (by event_at, then message_id).
+web_metrics as (
 
     select
         customer_key,
-        session_id,
-        count(case when is_web_visit and event_at >= {{ web_window_start }} then 1 end) as visits_30d,
-        count(case when is_web_visit and event_at >= {{ email_window_start }} then 1 end) as visits_90d,
         count(case when event_name = 'Product Viewed' and event_at >= {{ web_window_start }}
             then 1 end) as product_views_30d,
-        max(case when is_web_visit then event_at end) as last_visit_at,
-        min(case when is_web_visit then event_at end) as first_visit_at,
-        {{ first_by('message_id', ['event_at', 'message_id'], where='is_web_visit') }} as first_visit_message_id,
-        {{ first_by('utm_source', ['event_at', 'message_id'], where='utm_source is not null') }} as first_utm_source,
+        max(case when is_web_visit then event_at end) as last_site_visit_at,
+        min(case when is_web_visit then event_at end) as first_seen_web_at,
+        {{ first_by('session_id', ['event_at', 'message_id'], where='is_web_visit') }} as first_session_id,
         count(case when event_type = 'track' and event_name = 'Event Attended' then 1 end) as events_attended,
         count(case when event_type = 'track' and event_name = 'Event Attended' and event_at >= {{ email_window_start }}
             then 1 end) as events_attended_90d,
         max(case when event_name = 'Checkout Started' then event_at end) as last_checkout_started_at,
         max(case when event_name = 'Order Completed' then event_at end) as last_order_completed_at
     from person_web_events
-    group by customer_key, session_id
+    group by customer_key
 
 ),
 
-web_metrics as (
+-- Sessions with a visit in the 90-day window, and whether one is in the 30-day window: distinct sessions
+-- counted over the window's visits only (a distinct count over every event of the history costs more).
+window_sessions as (
 
     select
         customer_key,
-        count(case when visits_30d > 0 then 1 end) as web_sessions_30d,
-        count(case when visits_90d > 0 then 1 end) as web_sessions_90d,
-        sum(product_views_30d) as product_views_30d,
-        max(last_visit_at) as last_site_visit_at,
-        min(first_visit_at) as first_seen_web_at,
-        {{ first_by('first_utm_source', ['first_visit_at', 'first_visit_message_id'], where='first_visit_at is not null') }}
-            as first_web_utm_source,
-        sum(events_attended) as events_attended,
-        sum(events_attended_90d) as events_attended_90d,
-        max(last_checkout_started_at) as last_checkout_started_at,
-        max(last_order_completed_at) as last_order_completed_at
-    from person_web_sessions
+        count(*) as web_sessions_90d,
+        count(case when last_visit_at >= {{ web_window_start }} then 1 end) as web_sessions_30d
+    from (
+        select customer_key, session_id, max(event_at) as last_visit_at
+        from person_web_events
+        where is_web_visit and event_at >= {{ email_window_start }}
+        group by customer_key, session_id
+    ) as sessions
     group by customer_key
+
+),
+
+first_utm as (
+
+    select
+        e.customer_key,
+        {{ first_by('e.utm_source', ['e.event_at', 'e.message_id']) }} as first_web_utm_source
+    from person_web_events as e
+    inner join web_metrics as f
+        on f.customer_key = e.customer_key and f.first_session_id = e.session_id
+    where e.utm_source is not null
+    group by e.customer_key
 
 ),
 
@@ -229,9 +259,9 @@ combined as (
         coalesce(em.emails_received_90d, 0) as emails_received_90d,
         coalesce(em.emails_opened_90d, 0) as emails_opened_90d,
         coalesce(em.emails_clicked_90d, 0) as emails_clicked_90d,
-        em.last_email_open_at,
-        em.last_email_click_at,
-        coalesce(wm.web_sessions_30d, 0) as web_sessions_30d,
+        el.last_email_open_at,
+        el.last_email_click_at,
+        coalesce(ws.web_sessions_30d, 0) as web_sessions_30d,
         coalesce(wm.product_views_30d, 0) as product_views_30d,
         tc.top_viewed_category_30d,
         wm.last_site_visit_at,
@@ -244,16 +274,19 @@ combined as (
         coalesce(wm.events_attended, 0) as events_attended,
         coalesce(em.email_engagements_90d, 0) as email_score,
         coalesce(em.sms_clicks_90d, 0) as sms_score,
-        coalesce(wm.web_sessions_90d, 0) as web_score,
+        coalesce(ws.web_sessions_90d, 0) as web_score,
         coalesce(o.store_orders_90d, 0) + coalesce(wm.events_attended_90d, 0) as store_score,
         bh.best_send_hour,
-        wm.first_web_utm_source,
+        fu.first_web_utm_source,
         wm.first_seen_web_at
     from people as p
     left join email_metrics as em on em.customer_key = p.customer_key
+    left join email_last as el on el.customer_key = p.customer_key
     left join best_send_hour as bh on bh.customer_key = p.customer_key
     left join web_metrics as wm on wm.customer_key = p.customer_key
+    left join window_sessions as ws on ws.customer_key = p.customer_key
     left join top_category as tc on tc.customer_key = p.customer_key
+    left join first_utm as fu on fu.customer_key = p.customer_key
     left join orders as o on o.customer_key = p.customer_key
 
 )

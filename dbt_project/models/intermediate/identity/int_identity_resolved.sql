@@ -10,11 +10,19 @@
 
 {%- set iterations = var('identity_iterations', 8) %}
 
-with undirected as (
+-- The edges once (a CTE read twice below, which DuckDB stores: the view of every source's identifiers is
+-- evaluated once), each pair once (most records repeat a pair: every order of a customer).
+with edge_pairs as (
 
-    select node_a, node_b from {{ ref('int_identity_edges') }}
+    select distinct node_a, node_b from {{ ref('int_identity_edges') }}
+
+),
+
+undirected as (
+
+    select node_a, node_b from edge_pairs
     union
-    select node_b, node_a from {{ ref('int_identity_edges') }}
+    select node_b, node_a from edge_pairs
 
 ),
 
