@@ -307,8 +307,13 @@ def built(tmp_path_factory):
                            snapshot(inc_db, snapshots / "incremental_rebuilt"))
     ivan_d4 = query(inc_db, f"SELECT first_web_utm_source, abandoned_checkout_at FROM "
                             f"intermediate.int_customer_engagement WHERE customer_key = {person(1002)}")
+    # Rebuilt as of a day before any data: the stored events are all unknown then (an incremental run with
+    # nothing known to start from must still work, and leave nothing).
+    dbt(inc_db, work, "run", *SELECT, *as_of(D1 - timedelta(days=2)))
+    before_any_data = query(inc_db, "SELECT count(*) FROM intermediate.int_web_events_enriched")
     ivan_d5 = query_parquet(snapshots / f"full_{D5}", "int_customer_engagement", "abandoned_checkout_at")
-    return {"diffs": diffs, "rollback": rollback, "facts": facts, "ivan_d4": ivan_d4, "ivan_d5": ivan_d5}
+    return {"diffs": diffs, "rollback": rollback, "facts": facts, "ivan_d4": ivan_d4, "ivan_d5": ivan_d5,
+            "before_any_data": before_any_data}
 
 
 @pytest.mark.parametrize("day", DAYS[FIRST_INCREMENTAL:], ids=str)
@@ -322,6 +327,7 @@ def test_rebuilding_a_past_date_incrementally_equals_full_refresh(built):
     for model, (only_full, only_incremental, total) in built["rollback"].items():
         assert total > 0, model
         assert (only_full, only_incremental) == (0, 0), (model, built["rollback"])
+    assert built["before_any_data"] == [(0,)]
 
 
 def test_the_landing_zone_exercises_the_hard_cases(built):

@@ -132,10 +132,12 @@ change_points as (
         select session_owner, event_at from {{ this }}
         where not {{ known_as_of('event_at', 'export_date') }}
         union all
-        -- only copies exported from stage_from on can be replaced (not_stored_before dropped the others)
         select t.session_owner, t.event_at from {{ this }} as t
-        where t.export_date >= cast('{{ stage_from }}' as date)
-            and t.message_id in (select message_id from new_events)
+        where t.message_id in (select message_id from new_events)
+        {%- if stage_from %}
+            -- only copies exported from stage_from on can be replaced (not_stored_before dropped the others)
+            and t.export_date >= cast('{{ stage_from }}' as date)
+        {%- endif %}
     ) as changes
     group by session_owner
 
