@@ -18,6 +18,9 @@
       engine might materialise. No `_dedupe_rank` column.
   latest_version_by_row(relation, key), first_delivery_by_row(relation, key)
       latest_version and first_delivery that way.
+  known_raw(relation, since=none, event_time='timestamp')
+      a parenthesised subquery of the raw rows whose `event_time` is known as of the as-of date (from the
+      export date `since` on, if given): the `relation` argument of the *_by_row macros.
 #}
 
 {% macro deduplicate(relation, partition_by, order_by) -%}
@@ -67,4 +70,16 @@
 
 {% macro first_delivery_by_row(relation, key='id') -%}
     {{ deduplicate_by_row(relation, key, 'dt asc, _file asc, _line asc') }}
+{%- endmacro %}
+
+
+{% macro known_raw(relation, since=none, event_time='timestamp') -%}
+    (
+        select * from {{ relation }}
+        where {{ known_as_of(to_utc_timestamp(adapter.quote(event_time))) }}
+        {%- if since %}
+            -- only the partitions from `since` on: DuckDB and Spark skip the other files
+            and dt >= cast('{{ since }}' as date)
+        {%- endif %}
+    )
 {%- endmacro %}

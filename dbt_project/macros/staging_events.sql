@@ -8,8 +8,6 @@
       `since` (a 'YYYY-MM-DD' string): read only the export dates from it on, deduplicating among them;
       the caller then drops re-deliveries of messages it stored from earlier dates (the first delivery
       wins, as in the view).
-  known_raw(relation, since=none)
-      a subquery of the raw rows known as of the as-of date (from `since` on, if given).
   not_stored_before(staged_sql, relation, key, since)
       the rows of `staged_sql` (events staged from `since` on) whose `key` is not stored in `relation`
       from an earlier export date: a re-delivery of an event stored before is dropped, so the first
@@ -101,18 +99,6 @@ renamed as (
 )
 
 select * from renamed
-{%- endmacro %}
-
-
-{% macro known_raw(relation, since=none) -%}
-    (
-        select * from {{ relation }}
-        where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
-        {%- if since %}
-            -- only the partitions from `since` on: DuckDB and Spark skip the other files
-            and dt >= cast('{{ since }}' as date)
-        {%- endif %}
-    )
 {%- endmacro %}
 
 

@@ -1,15 +1,11 @@
 -- In-store (POS) purchases, one row per transaction line (append; a line delivered twice is kept once,
 -- its first delivery). `pos_order_id` identifies the whole transaction as an order.
 
-{#- The raw versions known as of the as-of date, read twice by the deduplication (a subquery, not a CTE:
-    the ranking reads only the key and ordering columns, the payloads are read for the chosen rows). -#}
-{%- set known -%}
-    (select * from {{ source('pos', 'transactions') }} where {{ known_as_of(to_utc_timestamp('occurred_at')) }})
-{%- endset %}
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql).
 
 with deduplicated as (
 
-    {{ first_delivery_by_row(known, 'transaction_id, line_number') }}
+    {{ first_delivery_by_row(known_raw(source('pos', 'transactions'), event_time='occurred_at'), 'transaction_id, line_number') }}
 
 ),
 

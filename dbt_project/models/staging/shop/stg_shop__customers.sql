@@ -1,14 +1,10 @@
 -- Shop customer accounts, one row per customer: the latest version known as of the as-of date (upsert).
 
-{#- The raw versions known as of the as-of date, read twice by the deduplication (a subquery, not a CTE:
-    the ranking reads only the key and ordering columns, the payloads are read for the chosen rows). -#}
-{%- set known -%}
-    (select * from {{ source('shop', 'customers') }} where {{ known_as_of(to_utc_timestamp('updated_at')) }})
-{%- endset %}
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql).
 
 with latest as (
 
-    {{ latest_version_by_row(known, 'id') }}
+    {{ latest_version_by_row(known_raw(source('shop', 'customers'), event_time='updated_at'), 'id') }}
 
 ),
 

@@ -3,15 +3,11 @@
 -- The nested line items, refunds and fulfillments stay as JSON here and are unnested by
 -- stg_shop__order_lines, stg_shop__order_refunds and stg_shop__order_fulfillments.
 
-{#- The raw versions known as of the as-of date, read twice by the deduplication (a subquery, not a CTE:
-    the ranking reads only the key and ordering columns, the payloads are read for the chosen rows). -#}
-{%- set known -%}
-    (select * from {{ source('shop', 'orders') }} where {{ known_as_of(to_utc_timestamp('updated_at')) }})
-{%- endset %}
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql).
 
 with latest as (
 
-    {{ latest_version_by_row(known, 'id') }}
+    {{ latest_version_by_row(known_raw(source('shop', 'orders'), event_time='updated_at'), 'id') }}
 
 ),
 
