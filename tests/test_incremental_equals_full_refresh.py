@@ -1,21 +1,24 @@
-"""The incremental engagement tables give exactly what a full refresh gives.
+"""The incremental tables (engagement events, shop-order staging) give exactly what a full refresh gives.
 
 Two warehouses are built from the same hand-written landing zone (6 export days, 2026-03-01 .. 03-06):
 
 - `incremental`: days 1-3 loaded and built as of day 3, then day by day: load the day's landing files and
-  `dbt run` with the `as_of_date` var advanced to that day (the engagement tables run incrementally);
+  `dbt run` with the `as_of_date` var advanced to that day (the incremental tables run incrementally);
 - `full`: every day loaded; after each incremental day, `dbt run --full-refresh` as of the same day.
 
 After each day (4, 5 and 6, the last) int_web_events_enriched, int_email_events_enriched,
-int_customer_consent and int_customer_engagement must hold identical rows in both (EXCEPT ALL both ways,
-in DuckDB). The runs use no lookback (`engagement_lookback_days: 0`), the strictest setting. The landing
-zone has what makes incremental processing hard: late-arriving events (days older than their file, older
-than any lookback) that precede or bridge stored web sessions, records a day newer than their file,
-re-delivered messages (within and before the raw partitions an incremental run reads), a late part of a
-day whose re-timed copy of a message replaces the stored one and splits its session, an anonymous
-visitor who identifies on a later day, consent changing over the days, and a checkout that is abandoned
-until an order arrives. Finally the incremental warehouse is rebuilt as of an earlier day (day 4,
-incrementally) and must equal the full refresh as of that day.
+int_customer_consent, int_customer_engagement and the shop orders' staging tables (orders, lines,
+fulfillments) must hold identical rows in both (EXCEPT ALL both ways, in DuckDB). The runs use no lookback
+(`engagement_lookback_days: 0`), the strictest setting. The landing zone has what makes incremental processing
+hard: late-arriving events (days older than their file, older than any lookback) that precede or bridge stored
+web sessions, records a day newer than their file, re-delivered messages (within and before the raw partitions
+an incremental run reads), a late part of a day whose re-timed copy of a message replaces the stored one and
+splits its session, an anonymous visitor who identifies on a later day, consent changing over the days, a
+checkout that is abandoned until an order arrives, and order versions: a refund and a shipment arriving as new
+versions, a version tied on updated_at with a later file's, a version a day newer than its file that drops a
+line item, and a late file with a new order and a stale version of a stored one. Finally the incremental
+warehouse is rebuilt as of an earlier day (day 4, incrementally) and must equal the full refresh as of that
+day.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ from warehouse_helpers import build_warehouse, run_dbt
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(6)]
 D1, D2, D3, D4, D5, D6 = DAYS
 FIRST_INCREMENTAL = 3  # the incremental warehouse starts as of DAYS[2] (day 3), then runs days 4, 5, 6
-MODELS = ["int_web_events_enriched", "int_email_events_enriched", "int_customer_consent", "int_customer_engagement"]
-SELECT = ["--select", "+int_customer_engagement", "+int_customer_consent", "--threads", "4"]
+# model -> schema
+MODELS = {"int_web_events_enriched": "intermediate", "int_email_events_enriched": "intermediate",
+          "int_customer_consent": "intermediate", "int_customer_engagement": "intermediate",
+          "stg_shop__orders": "staging", "stg_shop__order_lines": "staging",
+          "stg_shop__order_fulfillments": "staging"}
+SELECT = ["--select", "+int_customer_engagement", "+int_customer_consent", "+stg_shop__order_lines",
+          "+stg_shop__order_fulfillments", "--threads", "4"]
 
 
 def ts(day: date, hhmm: str) -> str:
@@ -67,6 +75,11 @@ def esp(id_: str, metric: str, email: str, at: str, *, campaign: str | None = "c
 
 
 NAOMI, IVAN, MARA = "naomi@example.com", "ivan@example.com", "mara@example.com"
+LINE_1 = {"id": 1, "product_id": "P-100", "quantity": 1, "price": "10.00"}
+LINE_2 = {"id": 2, "product_id": "P-200", "quantity": 2, "price": "4.50"}
+REFUND = {"id": 91, "created_at": "2026-03-04T09:00:00Z", "amount": "5.00", "reason": "damaged"}
+LATE_DELIVERY = {"id": 81, "status": "delivered", "shipped_at": "2026-03-03T08:00:00Z",
+                 "promised_delivery_at": "2026-03-04T12:00:00Z", "delivered_at": "2026-03-04T15:00:00Z"}
 
 
 def write_landing(landing: Landing) -> None:
@@ -81,8 +94,23 @@ def write_landing(landing: Landing) -> None:
         customer(1002, ts(D5, "09:00"), email=IVAN, accepts_marketing=True,
                  accepts_marketing_updated_at=ts(D5, "09:00")),
     ])
-    landing.jsonl("shop", "orders", file_name(D1), [order(2, ts(D1, "11:00"), customer_id=1003, email=MARA)])
+    landing.jsonl("shop", "orders", file_name(D1), [
+        order(2, ts(D1, "11:00"), customer_id=1003, email=MARA, line_items=[LINE_1, LINE_2]),
+    ])
     landing.jsonl("shop", "orders", file_name(D2), [order(1, ts(D2, "10:20"), customer_id=1001, email=NAOMI)])
+    landing.jsonl("shop", "orders", file_name(D4), [
+        # a refund and a late delivery arrive as a new version
+        order(1, ts(D2, "10:20"), customer_id=1001, email=NAOMI, updated_at=ts(D4, "10:00"),
+              financial_status="partially_refunded", refunds=[REFUND], fulfillments=[LATE_DELIVERY]),
+    ])
+    landing.jsonl("shop", "orders", file_name(D5), [
+        # the same updated_at as day 4's version: the later file wins
+        order(1, ts(D2, "10:20"), customer_id=1001, email=NAOMI, updated_at=ts(D4, "10:00"),
+              financial_status="refunded", refunds=[REFUND], fulfillments=[LATE_DELIVERY]),
+        # a day newer than its file (known as of day 6): a line item removed, the order cancelled
+        order(2, ts(D1, "11:00"), customer_id=1003, email=MARA, updated_at=ts(D6, "00:30"),
+              cancelled_at=ts(D6, "00:30"), line_items=[LINE_1]),
+    ])
     landing.jsonl("shop", "orders", file_name(D6), [order(3, ts(D6, "12:00"), customer_id=1002, email=IVAN)])
 
     # web. a-1: Ivan's browser, anonymous until he identifies on day 4. a-2: Mara's. a-3: Naomi's.
@@ -169,6 +197,12 @@ def write_late_part_of_day_3(landing: Landing) -> None:
     apart). The stranger has no other event in the reloaded days: only the replaced copy tells where their
     sessions change."""
     landing.jsonl("web", "events", f"{D3.isoformat()}-late.jsonl", [web("w304", ts(D3, "16:00"), anon="a-5")])
+    # and a late order file: a new order, and a version of order 1 older than the stored one (it must lose)
+    landing.jsonl("shop", "orders", f"{D3.isoformat()}-late.jsonl", [
+        order(4, ts(D3, "14:00"), customer_id=1001, email=NAOMI),
+        order(1, ts(D2, "10:20"), customer_id=1001, email=NAOMI, updated_at=ts(D3, "12:00"),
+              financial_status="pending"),
+    ])
 
 
 def load_days(landing_root: Path, home: Path, days: list[date]) -> Path:
@@ -199,7 +233,7 @@ def snapshot(database: Path, folder: Path) -> Path:
     con = duckdb.connect(str(database))
     try:
         for model in MODELS:
-            con.execute(f"COPY (SELECT * FROM intermediate.{model}) TO '{folder / model}.parquet' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM {MODELS[model]}.{model}) TO '{folder / model}.parquet' (FORMAT parquet)")
     finally:
         con.close()
     return folder
@@ -208,7 +242,8 @@ def snapshot(database: Path, folder: Path) -> Path:
 def differences(full: Path, incremental: Path) -> dict[str, tuple[int, int, int]]:
     """Per model: (rows only in the full refresh, rows only in the incremental build, rows in full).
 
-    Both snapshots are compared with EXCEPT ALL both ways in DuckDB, column by column by name.
+    Both snapshots are compared with EXCEPT ALL both ways in DuckDB, column by column by name (every column
+    but the staging tables' loaded_at).
     """
     con = duckdb.connect()
     try:
@@ -219,7 +254,8 @@ def differences(full: Path, incremental: Path) -> dict[str, tuple[int, int, int]
             full_columns = [c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {full_rel}").fetchall()]
             inc_columns = [c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {inc_rel}").fetchall()]
             assert sorted(full_columns) == sorted(inc_columns), (model, full_columns, inc_columns)
-            columns = ", ".join(f'"{c}"' for c in full_columns)
+            # the time a raw row was loaded differs between the two lakes, loaded apart
+            columns = ", ".join(f'"{c}"' for c in full_columns if c != "loaded_at")
             full_sql, inc_sql = f"SELECT {columns} FROM {full_rel}", f"SELECT {columns} FROM {inc_rel}"
             only_full = con.execute(f"SELECT count(*) FROM ({full_sql} EXCEPT ALL {inc_sql})").fetchone()[0]
             only_inc = con.execute(f"SELECT count(*) FROM ({inc_sql} EXCEPT ALL {full_sql})").fetchone()[0]
@@ -246,6 +282,14 @@ def query_parquet(folder: Path, model: str, column: str) -> list[tuple]:
                            f"WHERE {column} IS NOT NULL").fetchall()
     finally:
         con.close()
+
+
+# per order: financial status, cancelled, line count, fulfillment count
+ORDER_FACTS = """
+    SELECT o.order_id, o.financial_status, o.is_cancelled,
+           (SELECT count(*) FROM staging.stg_shop__order_lines AS l WHERE l.order_id = o.order_id),
+           (SELECT count(*) FROM staging.stg_shop__order_fulfillments AS f WHERE f.order_id = o.order_id)
+    FROM staging.stg_shop__orders AS o ORDER BY o.order_id"""
 
 
 def person(shop_id: int) -> str:
@@ -297,6 +341,7 @@ def built(tmp_path_factory):
             FROM intermediate.int_customer_consent AS c
             JOIN intermediate.int_identity_graph AS g ON g.customer_key = c.customer_key
             WHERE g.identifier IN ('shop:1001', 'shop:1002', 'shop:1003') ORDER BY 1"""),
+        "orders": query(full_db, ORDER_FACTS),
     }
 
     # A past date rebuilt incrementally (the as-of date moves back from day 6 to day 4).
@@ -305,15 +350,18 @@ def built(tmp_path_factory):
     dbt(full_db, work, "run", *SELECT, "--full-refresh", *as_of(D4))
     rollback = differences(snapshot(full_db, snapshots / "full_rebuilt"),
                            snapshot(inc_db, snapshots / "incremental_rebuilt"))
+    orders_d4 = query(inc_db, ORDER_FACTS)
     ivan_d4 = query(inc_db, f"SELECT first_web_utm_source, abandoned_checkout_at FROM "
                             f"intermediate.int_customer_engagement WHERE customer_key = {person(1002)}")
     # Rebuilt as of a day before any data: the stored events are all unknown then (an incremental run with
     # nothing known to start from must still work, and leave nothing).
     dbt(inc_db, work, "run", *SELECT, *as_of(D1 - timedelta(days=2)))
-    before_any_data = query(inc_db, "SELECT count(*) FROM intermediate.int_web_events_enriched")
+    before_any_data = query(inc_db, "SELECT (SELECT count(*) FROM intermediate.int_web_events_enriched) "
+                                    "+ (SELECT count(*) FROM staging.stg_shop__orders) "
+                                    "+ (SELECT count(*) FROM staging.stg_shop__order_lines)")
     ivan_d5 = query_parquet(snapshots / f"full_{D5}", "int_customer_engagement", "abandoned_checkout_at")
     return {"diffs": diffs, "rollback": rollback, "facts": facts, "ivan_d4": ivan_d4, "ivan_d5": ivan_d5,
-            "before_any_data": before_any_data}
+            "before_any_data": before_any_data, "orders_d4": orders_d4}
 
 
 @pytest.mark.parametrize("day", DAYS[FIRST_INCREMENTAL:], ids=str)
@@ -352,3 +400,17 @@ def test_the_landing_zone_exercises_the_hard_cases(built):
     assert built["ivan_d5"] == [(datetime(2026, 3, 5, 20, 0),)]
     # rebuilt as of day 4: he had not checked out yet and the late day-1 event was not known
     assert built["ivan_d4"] == [("google", None)]
+    # order versions as of day 6: the tie on updated_at went to day 5's file; order 2's day-6 version (in
+    # day 5's file) dropped a line; the late file's stale version of order 1 lost, its new order 4 is there
+    assert facts["orders"] == [
+        (1, "refunded", False, 1, 1),
+        (2, "paid", True, 1, 0),
+        (3, "paid", False, 1, 0),
+        (4, "paid", False, 1, 0),
+    ]
+    # rebuilt as of day 4: day 5's and day 6's versions and order 3 are not known yet
+    assert built["orders_d4"] == [
+        (1, "partially_refunded", False, 1, 1),
+        (2, "paid", False, 2, 0),
+        (4, "paid", False, 1, 0),
+    ]

@@ -1,30 +1,31 @@
 {#
-  How the large event tables are kept, per engine (adapter-dispatched, ARCHITECTURE.md decision 7).
+  How the large tables are kept, per engine (adapter-dispatched, ARCHITECTURE.md decision 7): the two event
+  tables, and the shop-order staging tables (orders, their lines and fulfillments).
 
-  event_table_materialization()
+  large_table_materialization()
       'incremental' where the engine can delete rows (DuckDB: delete+insert by key, plus clean-up
       post-hooks); 'table' elsewhere. Spark's plain Parquet tables have no row-level DELETE or MERGE, and a
-      partition overwrite would drop the rows of a re-sessionised owner's older days, so on Spark the two
-      event tables are rebuilt in full from staging at each run: the same rows, at full-build cost.
-  event_table_hooks(hooks)
+      partition overwrite would drop the rows of a re-sessionised owner's older days, so on Spark these
+      tables are rebuilt in full at each run: the same rows, at full-build cost.
+  large_table_hooks(hooks)
       `hooks` when the table is incremental, else none (a full build already applies their filters).
 #}
 
-{% macro event_table_materialization() -%}
-    {{ return(adapter.dispatch('event_table_materialization', 'customer360')()) }}
+{% macro large_table_materialization() -%}
+    {{ return(adapter.dispatch('large_table_materialization', 'customer360')()) }}
 {%- endmacro %}
 
-{% macro default__event_table_materialization() -%}
+{% macro default__large_table_materialization() -%}
     {{ return('table') }}
 {%- endmacro %}
 
-{% macro duckdb__event_table_materialization() -%}
+{% macro duckdb__large_table_materialization() -%}
     {{ return('incremental') }}
 {%- endmacro %}
 
 
-{% macro event_table_hooks(hooks) -%}
-    {{ return(hooks if event_table_materialization() == 'incremental' else []) }}
+{% macro large_table_hooks(hooks) -%}
+    {{ return(hooks if large_table_materialization() == 'incremental' else []) }}
 {%- endmacro %}
 
 
@@ -64,4 +65,22 @@
 
 {% macro duckdb__inline_cte() -%}
     not materialized
+{%- endmacro %}
+
+
+{#
+  materialized_cte()
+      the opposite hint: a CTE evaluated once and stored before the query reads it (DuckDB). Used where a
+      small intermediate result must be complete before a large scan starts, so the scan can be pruned on
+      it. Other engines: no hint.
+#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'customer360')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
 {%- endmacro %}

@@ -15,12 +15,12 @@
 -- an event stored from an earlier date is dropped there, as the view keeps the first delivery.
 
 {{ config(
-    materialized=event_table_materialization(),
+    materialized=large_table_materialization(),
     tags=['daily_partitioned'],
     unique_key='email_event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook=event_table_hooks([
+    post_hook=large_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
         "delete from {{ this }} where {{ is_erased_node(email_node('email')) }}",
     ]),

@@ -24,12 +24,12 @@
 -- a message stored from an earlier date is dropped there, as the view keeps the first delivery.
 
 {{ config(
-    materialized=event_table_materialization(),
+    materialized=large_table_materialization(),
     tags=['daily_partitioned'],
     unique_key='message_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook=event_table_hooks([
+    post_hook=large_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
         "delete from {{ this }} where {{ is_erased_node(dbt.concat([\"'anon:'\", 'anonymous_id'])) }} or {{ is_erased_node(shop_node('customer_id')) }} or {{ is_erased_node(email_node('email')) }}",
     ]),

@@ -1,9 +1,26 @@
 -- Fulfillments (shipments), one row per fulfillment of the latest known version of each order
 -- (from fulfillments), with promised and actual delivery times for late-delivery detection.
 
+-- Incremental on DuckDB (macros/versions.sql): a run unnests only the orders whose chosen version is not
+-- stored here yet; the post-hook drops the fulfillments of versions that are no longer chosen.
+
+{{ config(
+    materialized=large_table_materialization(),
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook=large_table_hooks([
+        "{{ delete_stale_versions(ref('stg_shop__orders'), 'order_id') }}",
+    ]),
+) }}
+
 with orders as (
 
+    {%- if is_incremental() %}
+    {{ versions_not_stored(ref('stg_shop__orders'), 'order_id') }}
+    {%- else %}
     select * from {{ ref('stg_shop__orders') }}
+    {%- endif %}
 
 ),
 
@@ -14,6 +31,8 @@ fulfillments as (
         orders.customer_id,
         orders.email,
         orders.is_test,
+        orders.source_file,
+        orders.source_line,
         fulfillment_items.fulfillment,
         fulfillment_items.fulfillment_position
     from orders
@@ -37,7 +56,10 @@ renamed as (
         customer_id,
         email,
         is_test,
-        fulfillment as source_fulfillment
+        fulfillment as source_fulfillment,
+        -- the order version's raw row
+        source_file,
+        source_line
     from fulfillments
 
 )

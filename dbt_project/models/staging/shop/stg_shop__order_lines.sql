@@ -1,9 +1,26 @@
 -- Order line items, one row per line of the latest known version of each order (from line_items).
 -- Order-level attributes needed to use a line on its own (customer, time, currency, flags) ride along.
 
+-- Incremental on DuckDB (macros/versions.sql): a run unnests only the orders whose chosen version is not
+-- stored here yet; the post-hook drops the lines of versions that are no longer chosen.
+
+{{ config(
+    materialized=large_table_materialization(),
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook=large_table_hooks([
+        "{{ delete_stale_versions(ref('stg_shop__orders'), 'order_id') }}",
+    ]),
+) }}
+
 with orders as (
 
+    {%- if is_incremental() %}
+    {{ versions_not_stored(ref('stg_shop__orders'), 'order_id') }}
+    {%- else %}
     select * from {{ ref('stg_shop__orders') }}
+    {%- endif %}
 
 ),
 
@@ -17,6 +34,8 @@ lines as (
         orders.source_name,
         orders.currency,
         orders.is_test,
+        orders.source_file,
+        orders.source_line,
         orders.is_cancelled,
         orders.is_voided,
         line_items.line_item,
@@ -53,7 +72,10 @@ renamed as (
         is_test,
         is_cancelled,
         is_voided,
-        line_item as source_line_item
+        line_item as source_line_item,
+        -- the order version's raw row
+        source_file,
+        source_line
     from lines
 
 )
