@@ -8,6 +8,17 @@
       `since` (a 'YYYY-MM-DD' string): read only the export dates from it on, deduplicating among them;
       the caller then drops re-deliveries of messages it stored from earlier dates (the first delivery
       wins, as in the view).
+  rename_web_events(relation)
+      the select of stg_web__events' columns from the raw web rows of `relation`, without deduplication.
+  stage_web_event_first_deliveries(), stage_known_web_events()
+      the two halves of a full build of int_web_events_enriched: the first delivery of each known message
+      on narrow rows (message_id, the identifier columns, event_at, source_file, source_line), and every
+      known raw row staged whole, re-deliveries included, for the caller to keep the chosen ones by
+      (source_file, source_line).
+  web_event_identifiers()
+      the SQL of the identifier columns of a web event (anonymous_id, user_id, customer_id, email,
+      channel) from its raw columns, as a dict: the one definition stg_web__events,
+      stg_web__event_identifiers and the sessions of int_web_events_enriched all use.
   not_stored_before(staged_sql, relation, key, since)
       the rows of `staged_sql` (events staged from `since` on) whose `key` is not stored in `relation`
       from an earlier export date: a re-delivery of an event stored before is dropped, so the first
@@ -30,16 +41,23 @@ with deduplicated as (
 
 renamed as (
 
+    {{ rename_web_events('deduplicated') }}
+
+)
+
+select * from renamed
+{%- endmacro %}
+
+
+{% macro rename_web_events(relation) -%}
     select
         messageId as message_id,
         {{ clean_code(adapter.quote('type')) }} as event_type,
         {{ clean_string('event') }} as event_name,
         {{ clean_string(adapter.quote('name')) }} as page_name,
-        {{ clean_string('anonymousId') }} as anonymous_id,
-        {{ clean_string('userId') }} as user_id,
-        {{ dbt.safe_cast(clean_string('userId'), dbt.type_bigint()) }} as customer_id,
-        {{ normalize_email(json_extract_string('traits', '$.email')) }} as email,
-        {{ clean_code(json_extract_string('context', '$.channel')) }} as channel,
+        {%- for column, expression in web_event_identifiers().items() %}
+        {{ expression }} as {{ column }},
+        {%- endfor %}
         coalesce(
             {{ clean_string(json_extract_string('context', '$.page.url')) }},
             {{ clean_string(json_extract_string('properties', '$.url')) }}
@@ -62,11 +80,36 @@ renamed as (
         {{ to_utc_timestamp('sentAt') }} as sent_at,
         {{ to_utc_timestamp('receivedAt') }} as received_at,
         {{ lineage_columns() }}
-    from deduplicated
+    from {{ relation }}
+{%- endmacro %}
 
-)
 
-select * from renamed
+{% macro stage_web_event_first_deliveries() -%}
+    select
+        messageId as message_id,
+        {%- for column, expression in web_event_identifiers().items() %}
+        {{ expression }} as {{ column }},
+        {%- endfor %}
+        {{ to_utc_timestamp(adapter.quote('timestamp')) }} as event_at,
+        _file as source_file,
+        _line as source_line
+    from ({{ first_delivery_by_row(known_raw(source('web', 'events')), 'messageId') }}) as chosen
+{%- endmacro %}
+
+
+{% macro stage_known_web_events() -%}
+    {{ rename_web_events(known_raw(source('web', 'events')) ~ ' as known') }}
+{%- endmacro %}
+
+
+{% macro web_event_identifiers() -%}
+    {{ return({
+        'anonymous_id': clean_string('anonymousId'),
+        'user_id': clean_string('userId'),
+        'customer_id': dbt.safe_cast(clean_string('userId'), dbt.type_bigint()),
+        'email': normalize_email(json_extract_string('traits', '$.email')),
+        'channel': clean_code(json_extract_string('context', '$.channel')),
+    }) }}
 {%- endmacro %}
 
 

@@ -22,6 +22,13 @@
 -- The incremental run stages only the raw partitions from `event_reload_from` on (macros/
 -- staging_events.sql), not the staging view, which deduplicates the whole history first: a re-delivery of
 -- a message stored from an earlier date is dropped there, as the view keeps the first delivery.
+--
+-- Full build (and every Spark run): the first delivery of each message and its session are worked out on
+-- narrow rows (identifiers, time, channel, and the raw row's file and line), and the chosen raw rows are
+-- then read whole once, joined by (file, line). Staging them through stg_web__events for both the payload
+-- and the sessions deduplicated the whole history twice (at the large tier about 5 of its 13 minutes).
+
+-- depends_on: {{ ref('stg_web__events') }} (read by an incremental run that finds nothing stored to start from)
 
 {{ config(
     materialized=large_table_materialization(),
@@ -46,7 +53,29 @@
     'product_category', 'product_price', 'properties', 'event_at', 'export_date', 'session_owner', 'is_web_visit'
 ] %}
 
-with staging as {{ inline_cte() }} (
+{%- set session_owner -%}
+    case
+        when anonymous_id is not null then {{ dbt.concat(["'anon:'", "anonymous_id"]) }}
+        when user_id is not null then {{ dbt.concat(["'user:'", "user_id"]) }}
+        else {{ dbt.concat(["'message:'", "message_id"]) }}
+    end
+{%- endset %}
+{%- set is_web_visit = "coalesce(channel, 'web') <> 'offline'" %}
+{#- Erased people are never stored (only their salted hashes are known); the second post-hook removes rows
+    stored before their erasure request arrived. -#}
+{%- set is_erased -%}
+    ({{ is_erased_node(dbt.concat(["'anon:'", "anonymous_id"])) }}
+        or {{ is_erased_node(shop_node('customer_id')) }}
+        or {{ is_erased_node(email_node('email')) }})
+{%- endset %}
+{#- The full build joins the sessions back to the raw rows by their file and line. -#}
+{%- set row_key = [] if is_incremental() else ['source_file', 'source_line'] %}
+
+with
+
+{% if is_incremental() %}
+
+staging as {{ inline_cte() }} (
 
     {%- if stage_from %}
     {{ not_stored_before(stage_web_events(since=stage_from), this, 'message_id', stage_from) }}
@@ -79,22 +108,12 @@ staged as {{ inline_cte() }} (
         properties,
         event_at,
         export_date,
-        case
-            when anonymous_id is not null then {{ dbt.concat(["'anon:'", "anonymous_id"]) }}
-            when user_id is not null then {{ dbt.concat(["'user:'", "user_id"]) }}
-            else {{ dbt.concat(["'message:'", "message_id"]) }}
-        end as session_owner,
-        coalesce(channel, 'web') <> 'offline' as is_web_visit
+        {{ session_owner }} as session_owner,
+        {{ is_web_visit }} as is_web_visit
     from staging
-    -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
-    -- rows stored before their erasure request arrived.
-    where not ({{ is_erased_node(dbt.concat(["'anon:'", "anonymous_id"])) }}
-        or {{ is_erased_node(shop_node('customer_id')) }}
-        or {{ is_erased_node(email_node('email')) }})
+    where not {{ is_erased }}
 
 ),
-
-{% if is_incremental() %}
 
 stored_max as (
 
@@ -186,26 +205,47 @@ events as {{ inline_cte() }} (
 
 {% else %}
 
+-- the first delivery of each known message, narrow: its identifiers, time and raw row
+first_deliveries as {{ inline_cte() }} (
+
+    {{ stage_web_event_first_deliveries() }}
+
+),
+
 events as {{ inline_cte() }} (
 
-    select * from staged
+    select
+        message_id,
+        source_file,
+        source_line,
+        event_at,
+        {{ session_owner }} as session_owner,
+        {{ is_web_visit }} as is_web_visit
+    from first_deliveries
+    where not {{ is_erased }}
 
 ),
 
 {% endif %}
 
 -- Sessions are computed on a narrow projection (owner, time, message id) and joined back by message id
--- (unique in `events`): the window sorts then never carry the events' payloads, which at the large tier
--- spilled tens of GB to disk.
+-- (unique in `events`), or in a full build by raw row: the window sorts then never carry the events'
+-- payloads, which at the large tier spilled tens of GB to disk. Offline events are sorted apart (the
+-- partitions include is_web_visit) and get no session.
 visits as (
 
     select
         message_id,
+        {%- for column in row_key %}
+        {{ column }},
+        {%- endfor %}
         session_owner,
+        is_web_visit,
         event_at,
-        lag(event_at) over (partition by session_owner order by event_at, message_id) as previous_event_at
+        lag(event_at) over (
+            partition by session_owner, is_web_visit order by event_at, message_id
+        ) as previous_event_at
     from events
-    where is_web_visit
 
 ),
 
@@ -213,7 +253,11 @@ flagged as (
 
     select
         message_id,
+        {%- for column in row_key %}
+        {{ column }},
+        {%- endfor %}
         session_owner,
+        is_web_visit,
         event_at,
         case
             when previous_event_at is null then 1
@@ -229,7 +273,7 @@ numbered as (
     select
         *,
         sum(session_start_flag) over (
-            partition by session_owner order by event_at, message_id
+            partition by session_owner, is_web_visit order by event_at, message_id
             rows between unbounded preceding and current row
         ) as session_number
     from flagged
@@ -240,12 +284,17 @@ sessionised as (
 
     select
         message_id,
-        {{ dbt.hash(dbt.concat(["session_owner", "'|'", "first_value(message_id) over (
-            partition by session_owner, session_number order by event_at, message_id
+        {%- for column in row_key %}
+        {{ column }},
+        {%- endfor %}
+        case when is_web_visit then {{ dbt.hash(dbt.concat(["session_owner", "'|'", "first_value(message_id) over (
+            partition by session_owner, is_web_visit, session_number order by event_at, message_id
             rows between unbounded preceding and unbounded following
-        )"])) }} as session_id,
-        min(event_at) over (partition by session_owner, session_number) as session_started_at,
-        session_start_flag = 1 as is_session_start
+        )"])) }} end as session_id,
+        case when is_web_visit then min(event_at) over (
+            partition by session_owner, is_web_visit, session_number
+        ) end as session_started_at,
+        is_web_visit and session_start_flag = 1 as is_session_start
     from numbered
 
 )
@@ -256,6 +305,17 @@ select
     s.session_id,
     s.session_started_at,
     coalesce(s.is_session_start, false) as is_session_start
+{%- if is_incremental() %}
 from events as e
--- offline events (not visits) have no session
 left join sessionised as s on s.message_id = e.message_id
+{%- else %}
+-- every known raw row whole, kept when it is a chosen first delivery of someone not erased
+from (
+    select
+        renamed.*,
+        {{ session_owner }} as session_owner,
+        {{ is_web_visit }} as is_web_visit
+    from ({{ stage_known_web_events() }}) as renamed
+) as e
+inner join sessionised as s on s.source_file = e.source_file and s.source_line = e.source_line
+{%- endif %}

@@ -3,7 +3,7 @@
 -- visits). Identity resolution reads this narrow view, not stg_web__events: it needs no deduplication by
 -- messageId (a re-delivered message names the same people, and the pairs are a set), so only these few
 -- columns of the raw files are scanned, and anonymous-only traffic, most of the events, is left out early.
--- The columns are derived exactly as in stg_web__events (macros/staging_events.sql).
+-- The columns are derived as in stg_web__events (web_event_identifiers in macros/staging_events.sql).
 
 with source as (
 
@@ -14,9 +14,10 @@ with source as (
 identifiers as (
 
     select
-        {{ clean_string('anonymousId') }} as anonymous_id,
-        {{ dbt.safe_cast(clean_string('userId'), dbt.type_bigint()) }} as customer_id,
-        {{ normalize_email(json_extract_string('traits', '$.email')) }} as email
+        {%- set identifiers = web_event_identifiers() %}
+        {{ identifiers['anonymous_id'] }} as anonymous_id,
+        {{ identifiers['customer_id'] }} as customer_id,
+        {{ identifiers['email'] }} as email
     from source
     where {{ known_as_of(to_utc_timestamp(adapter.quote('timestamp'))) }}
 
