@@ -6,6 +6,7 @@ One `dbt build --select staging` per warehouse (module-scoped fixtures); each te
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -217,6 +218,31 @@ def test_an_order_updated_twice_is_one_row_with_the_latest_status_known_as_of(fu
     assert updated_at.isoformat() == "2026-02-03T08:00:00"
     assert source_file == "shop/orders/2026-02-03.jsonl"
     assert total_price == Decimal("101.00")
+
+
+def test_order_lines_stored_by_an_older_release_are_rebuilt(full, tmp_path):
+    """The lines table kept incrementally needs each order version's raw row (source_file, source_line); a
+    table stored before those columns existed is rebuilt by the next run, not left half-updated."""
+    database, _, _ = full
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(database, copy)
+    wal = database.with_name(database.name + ".wal")  # dbt's in-process connection may not have checkpointed
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + ".wal"))
+    lines = "SELECT * FROM staging.stg_shop__order_lines ORDER BY order_line_key"
+    expected = query(copy, lines)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("ALTER TABLE staging.stg_shop__order_lines DROP COLUMN source_file")
+        con.execute("ALTER TABLE staging.stg_shop__order_lines DROP COLUMN source_line")
+        # a line of an order that no longer exists
+        con.execute("INSERT INTO staging.stg_shop__order_lines (order_line_key, order_id, line_position) "
+                    "VALUES ('99:1', 99, 1)")
+    finally:
+        con.close()
+    result = dbt(copy, tmp_path, "run", "--select", "stg_shop__order_lines", "--vars", f"{{as_of_date: '{AS_OF}'}}")
+    assert_built(result)
+    assert query(copy, lines) == expected
 
 
 def test_records_after_the_as_of_date_are_ignored(full):
