@@ -3,6 +3,7 @@
 
   shop_node(expr)   'shop:<shop customer id>'
   email_node(expr)  'email:<normalised email>'
+  (anonymous browsers: 'anon:<anonymous_id>')
 #}
 
 {% macro shop_node(expr) -%}
@@ -12,6 +13,22 @@
 
 {% macro email_node(expr) -%}
     {{ dbt.concat(["'email:'", expr]) }}
+{%- endmacro %}
+
+
+{#
+  web_event_node(customer_id, anonymous_id, email)
+      the node a web event attaches by: its most specific identifier, shop:<customer_id> when the event has
+      a user id, else anon:<anonymous_id>, else email:<traits.email>. Not falling back from a user id that is
+      not in the graph keeps an erased person's events from attaching to anyone; anonymous ids of shared
+      devices are not in the graph, so their anonymous events belong to nobody.
+#}
+{% macro web_event_node(customer_id='customer_id', anonymous_id='anonymous_id', email='email') -%}
+    case
+        when {{ customer_id }} is not null then {{ shop_node(customer_id) }}
+        when {{ anonymous_id }} is not null then {{ dbt.concat(["'anon:'", anonymous_id]) }}
+        else {{ email_node(email) }}
+    end
 {%- endmacro %}
 
 
@@ -45,4 +62,14 @@
     coalesce({{ erasure_hash(node_expr) }} in (
         select erased.identifier_hash from {{ ref('int_erased_identifiers') }} as erased
     ), false)
+{%- endmacro %}
+
+
+{#- A web event of an erased person: any of its three identifiers belongs to one. Web events are never
+    stored for them; the models keeping web events (or rollups of them) delete with it in a post-hook the
+    rows stored before the erasure request arrived. -#}
+{% macro is_erased_web_event(customer_id='customer_id', anonymous_id='anonymous_id', email='email') -%}
+    ({{ is_erased_node(dbt.concat(["'anon:'", anonymous_id])) }}
+        or {{ is_erased_node(shop_node(customer_id)) }}
+        or {{ is_erased_node(email_node(email)) }})
 {%- endmacro %}

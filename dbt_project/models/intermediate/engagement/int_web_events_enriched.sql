@@ -38,7 +38,7 @@
     on_schema_change='append_new_columns',
     post_hook=large_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
-        "delete from {{ this }} where {{ is_erased_node(dbt.concat([\"'anon:'\", 'anonymous_id'])) }} or {{ is_erased_node(shop_node('customer_id')) }} or {{ is_erased_node(email_node('email')) }}",
+        "delete from {{ this }} where {{ is_erased_web_event() }}",
     ]),
 ) }}
 
@@ -63,11 +63,7 @@
 {%- set is_web_visit = "coalesce(channel, 'web') <> 'offline'" %}
 {#- Erased people are never stored (only their salted hashes are known); the second post-hook removes rows
     stored before their erasure request arrived. -#}
-{%- set is_erased -%}
-    ({{ is_erased_node(dbt.concat(["'anon:'", "anonymous_id"])) }}
-        or {{ is_erased_node(shop_node('customer_id')) }}
-        or {{ is_erased_node(email_node('email')) }})
-{%- endset %}
+{%- set is_erased = is_erased_web_event() %}
 {#- The full build joins the sessions back to the raw rows by their file and line. -#}
 {%- set row_key = [] if is_incremental() else ['source_file', 'source_line'] %}
 
