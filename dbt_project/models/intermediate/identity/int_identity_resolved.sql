@@ -2,8 +2,9 @@
 -- of the person it belongs to: connected components of int_identity_edges, found by propagating the
 -- smallest label along edges. Labels rank shop ids before emails before anonymous ids, so a person's key
 -- is derived from their shop id when they have one, and is stable across rebuilds of the same input.
--- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE); the singular test
--- `assert_identity_graph_converged` fails if that was not enough for some component.
+-- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE; on DuckDB each pass
+-- revisits only the neighbours of the nodes the previous pass changed: macros/identity_propagation.sql);
+-- the singular test `assert_identity_graph_converged` fails if that was not enough for some component.
 -- People who asked to be erased keep only a salted hash of each identifier here (is_erased; identifier,
 -- key and label null): int_identity_graph leaves them out, so every model joining through it drops them,
 -- and int_erased_identifiers lets event tables and activation suppress them without knowing who they were.
@@ -54,22 +55,7 @@ label_0 as (
 
 ),
 
-{% for i in range(1, iterations + 1) %}
-label_{{ i }} as (
-
-    select e.node_a as node, min(l.label) as label
-    from edges as e
-    inner join label_{{ i - 1 }} as l on l.node = e.node_b
-    group by e.node_a
-
-),
-{% endfor %}
-
-components as (
-
-    select node, label from label_{{ iterations }}
-
-),
+{{ propagate_labels(iterations) }},
 
 -- One equality join on the requests' nodes (a join on `node = shop or node = email` is a nested loop over
 -- every node and request).
