@@ -66,8 +66,8 @@
 
 
 {#- A web event of an erased person: any of its three identifiers belongs to one. Web events are never
-    stored for them; the models keeping web events (or rollups of them) delete with it in a post-hook the
-    rows stored before the erasure request arrived. -#}
+    stored for them; int_web_events_enriched's post-hook deletes with it the rows stored before the erasure
+    request arrived. -#}
 {% macro is_erased_web_event(customer_id='customer_id', anonymous_id='anonymous_id', email='email') -%}
     ({{ is_erased_node(dbt.concat(["'anon:'", anonymous_id])) }}
         or {{ is_erased_node(shop_node(customer_id)) }}

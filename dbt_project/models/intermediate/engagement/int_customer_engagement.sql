@@ -4,12 +4,12 @@
 --
 -- People attach through int_identity_graph, by the most specific identifier of the event:
 --   web event    shop:<customer_id> when the event has a user id, else anon:<anonymous_id>, else
---                email:<traits.email> (macros/identity.sql, web_event_node)
+--                email:<traits.email> (macros/identity.sql, web_event_node, which says why)
 --   email event  email:<email>
 -- Rules (documented in _engagement__models.yml):
 --   emails_*_90d            distinct messages received / opened / clicked in the email window
 --   best_send_hour          the UTC hour (0-23) with most email opens (all known opens); ties -> earliest
---   web_sessions_30d        distinct sessions with a visit in the web window (int_web_activity_daily)
+--   web_sessions_30d        distinct sessions with an event in the web window (int_web_events_enriched)
 --   top_viewed_category_30d most "Product Viewed" in the web window; ties -> alphabetical
 --   first_web_utm_source    the first UTM source seen in the person's first session (first visit)
 --   abandoned_checkout_at   the latest "Checkout Started" when no order of the person (int_orders_unioned,
@@ -118,56 +118,62 @@ best_send_hour as (
 
 -- ---- web --------------------------------------------------------------------------------------------
 
--- The web history per person from int_web_activity_daily (a row per session, day and identifier set, a third
--- of the events): each row attaches by one node (web_event_node, see the header); rows of nobody drop out.
--- Read three times (metrics, window sessions, first UTM), evaluated at each read on DuckDB: the last two
--- read few rows (the window's visits, the first sessions' rows with a UTM source).
-person_web_activity as {{ inline_cte() }} (
+-- Each event attaches by one node (see the header), so one join to the graph; events of nobody drop out.
+-- Read four times (metrics, window sessions, category views, first UTM), evaluated at each read on DuckDB:
+-- all but the first read few events (the windows' visits and product views, the first sessions' events
+-- with a UTM source), and storing every event of every person first costs more than scanning again.
+person_web_events as {{ inline_cte() }} (
 
     select
         g.customer_key,
+        w.message_id,
+        w.event_type,
+        w.event_name,
+        w.product_category,
+        w.utm_source,
+        w.is_web_visit,
         w.session_id,
-        w.activity_date,
-        w.first_visit_at,
-        w.first_visit_message_id,
-        w.last_visit_at,
-        w.product_views,
-        w.events_attended,
-        w.last_checkout_started_at,
-        w.last_order_completed_at,
-        w.first_utm_at,
-        w.first_utm_message_id,
-        w.first_utm_source
-    from {{ ref('int_web_activity_daily') }} as w
-    inner join graph as g on g.identifier = {{ web_event_node('w.customer_id', 'w.anonymous_id', 'w.email') }}
-    where {{ known_as_of('w.last_event_at', 'w.last_export_date') }}
+        w.event_at
+    from (
+        select
+            {{ web_event_node('customer_id', 'anonymous_id', 'email') }} as person_node,
+            message_id,
+            event_type,
+            event_name,
+            product_category,
+            utm_source,
+            is_web_visit,
+            session_id,
+            event_at
+        from {{ ref('int_web_events_enriched') }}
+        where {{ known_as_of('event_at', 'export_date') }}
+    ) as w
+    inner join graph as g on g.identifier = w.person_node
 
 ),
 
 -- The first visit is the session of the person's earliest visit event (by event_at, then message_id).
--- Windows start at midnight, so a day's row is in a window or out of it whole.
 web_metrics as (
 
     select
         customer_key,
-        cast(sum(case when activity_date >= cast({{ web_window_start }} as date) then product_views else 0 end)
-            as {{ dbt.type_bigint() }}) as product_views_30d,
-        max(last_visit_at) as last_site_visit_at,
-        min(first_visit_at) as first_seen_web_at,
-        {{ first_by('session_id', ['first_visit_at', 'first_visit_message_id'], where='first_visit_at is not null') }}
-            as first_session_id,
-        cast(sum(events_attended) as {{ dbt.type_bigint() }}) as events_attended,
-        cast(sum(case when activity_date >= cast({{ email_window_start }} as date) then events_attended else 0 end)
-            as {{ dbt.type_bigint() }}) as events_attended_90d,
-        max(last_checkout_started_at) as last_checkout_started_at,
-        max(last_order_completed_at) as last_order_completed_at
-    from person_web_activity
+        count(case when event_name = 'Product Viewed' and event_at >= {{ web_window_start }}
+            then 1 end) as product_views_30d,
+        max(case when is_web_visit then event_at end) as last_site_visit_at,
+        min(case when is_web_visit then event_at end) as first_seen_web_at,
+        {{ first_by('session_id', ['event_at', 'message_id'], where='is_web_visit') }} as first_session_id,
+        count(case when event_type = 'track' and event_name = 'Event Attended' then 1 end) as events_attended,
+        count(case when event_type = 'track' and event_name = 'Event Attended' and event_at >= {{ email_window_start }}
+            then 1 end) as events_attended_90d,
+        max(case when event_name = 'Checkout Started' then event_at end) as last_checkout_started_at,
+        max(case when event_name = 'Order Completed' then event_at end) as last_order_completed_at
+    from person_web_events
     group by customer_key
 
 ),
 
--- Sessions with a visit in the 90-day window, and whether one is in the 30-day window: a row's last visit is
--- in a window when one of its visits is.
+-- Sessions with a visit in the 90-day window, and whether one is in the 30-day window: distinct sessions
+-- counted over the window's visits only (a distinct count over every event of the history costs more).
 window_sessions as (
 
     select
@@ -175,9 +181,9 @@ window_sessions as (
         count(*) as web_sessions_90d,
         count(case when last_visit_at >= {{ web_window_start }} then 1 end) as web_sessions_30d
     from (
-        select customer_key, session_id, max(last_visit_at) as last_visit_at
-        from person_web_activity
-        where last_visit_at >= {{ email_window_start }}
+        select customer_key, session_id, max(event_at) as last_visit_at
+        from person_web_events
+        where is_web_visit and event_at >= {{ email_window_start }}
         group by customer_key, session_id
     ) as sessions
     group by customer_key
@@ -187,28 +193,24 @@ window_sessions as (
 first_utm as (
 
     select
-        a.customer_key,
-        {{ first_by('a.first_utm_source', ['a.first_utm_at', 'a.first_utm_message_id']) }} as first_web_utm_source
-    from person_web_activity as a
+        e.customer_key,
+        {{ first_by('e.utm_source', ['e.event_at', 'e.message_id']) }} as first_web_utm_source
+    from person_web_events as e
     inner join web_metrics as f
-        on f.customer_key = a.customer_key and f.first_session_id = a.session_id
-    where a.first_utm_at is not null
-    group by a.customer_key
+        on f.customer_key = e.customer_key and f.first_session_id = e.session_id
+    where e.utm_source is not null
+    group by e.customer_key
 
 ),
 
--- Product views per category in the web window, from the events (the rollup has no categories): the window
--- filter leaves a month of product views to attach.
 category_views as (
 
-    select g.customer_key, w.product_category, count(*) as views
-    from {{ ref('int_web_events_enriched') }} as w
-    inner join graph as g on g.identifier = {{ web_event_node('w.customer_id', 'w.anonymous_id', 'w.email') }}
-    where w.event_name = 'Product Viewed'
-        and w.product_category is not null
-        and w.event_at >= {{ web_window_start }}
-        and {{ known_as_of('w.event_at', 'w.export_date') }}
-    group by g.customer_key, w.product_category
+    select customer_key, product_category, count(*) as views
+    from person_web_events
+    where event_name = 'Product Viewed'
+        and product_category is not null
+        and event_at >= {{ web_window_start }}
+    group by customer_key, product_category
 
 ),
 

@@ -36,8 +36,7 @@ sightings as (
     union all
     select null, email, min(event_at) from {{ ref('int_email_events_enriched') }} group by email
     union all
-    -- web events from their daily rollup (a third of the rows; first_event_at is the min of its events)
-    select customer_id, email, min(first_event_at) from {{ ref('int_web_activity_daily') }}
+    select customer_id, email, min(event_at) from {{ ref('int_web_events_enriched') }}
     where customer_id is not null or email is not null
     group by customer_id, email
 
@@ -63,8 +62,8 @@ first_sightings as (
     where email is not null
     union all
     -- anonymous visits of browsers linked to a person (never-identified browsers are not in the graph)
-    select {{ dbt.concat(["'anon:'", "anonymous_id"]) }}, min(first_event_at)
-    from {{ ref('int_web_activity_daily') }}
+    select {{ dbt.concat(["'anon:'", "anonymous_id"]) }}, min(event_at)
+    from {{ ref('int_web_events_enriched') }}
     where anonymous_id is not null
     group by anonymous_id
 
