@@ -220,15 +220,21 @@ def test_an_order_updated_twice_is_one_row_with_the_latest_status_known_as_of(fu
     assert total_price == Decimal("101.00")
 
 
-def test_order_lines_stored_by_an_older_release_are_rebuilt(full, tmp_path):
-    """The lines table kept incrementally needs each order version's raw row (source_file, source_line); a
-    table stored before those columns existed is rebuilt by the next run, not left half-updated."""
-    database, _, _ = full
-    copy = tmp_path / "warehouse.duckdb"
+def copy_warehouse(database: Path, folder: Path) -> Path:
+    """A copy of the warehouse file (and its WAL) in `folder`, for a test that alters it."""
+    copy = folder / "warehouse.duckdb"
     shutil.copy(database, copy)
     wal = database.with_name(database.name + ".wal")  # dbt's in-process connection may not have checkpointed
     if wal.exists():
         shutil.copy(wal, copy.with_name(copy.name + ".wal"))
+    return copy
+
+
+def test_order_lines_stored_by_an_older_release_are_rebuilt(full, tmp_path):
+    """The lines table kept incrementally needs each order version's raw row (source_file, source_line); a
+    table stored before those columns existed is rebuilt by the next run, not left half-updated."""
+    database, _, _ = full
+    copy = copy_warehouse(database, tmp_path)
     lines = "SELECT * FROM staging.stg_shop__order_lines ORDER BY order_line_key"
     expected = query(copy, lines)
     con = duckdb.connect(str(copy))
@@ -243,6 +249,26 @@ def test_order_lines_stored_by_an_older_release_are_rebuilt(full, tmp_path):
     result = dbt(copy, tmp_path, "run", "--select", "stg_shop__order_lines", "--vars", f"{{as_of_date: '{AS_OF}'}}")
     assert_built(result)
     assert query(copy, lines) == expected
+
+
+def test_web_identifiers_stored_by_an_older_release_are_rebuilt(full, tmp_path):
+    """The web identifiers are kept by export date; a table stored before that (one row per distinct
+    identifiers, no export date) is rewritten whole by the next run."""
+    database, _, _ = full
+    copy = copy_warehouse(database, tmp_path)
+    rows = "SELECT * FROM staging.stg_web__event_identifiers ORDER BY ALL"
+    expected = query(copy, rows)
+    assert expected
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("CREATE OR REPLACE TABLE staging.stg_web__event_identifiers AS "
+                    "SELECT DISTINCT anonymous_id, customer_id, email FROM staging.stg_web__event_identifiers")
+    finally:
+        con.close()
+    result = dbt(copy, tmp_path, "run", "--select", "stg_web__event_identifiers",
+                 "--vars", f"{{as_of_date: '{AS_OF}'}}")
+    assert_built(result)
+    assert query(copy, rows) == expected
 
 
 def test_records_after_the_as_of_date_are_ignored(full):

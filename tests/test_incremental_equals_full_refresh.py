@@ -6,19 +6,19 @@ Two warehouses are built from the same hand-written landing zone (6 export days,
   `dbt run` with the `as_of_date` var advanced to that day (the incremental tables run incrementally);
 - `full`: every day loaded; after each incremental day, `dbt run --full-refresh` as of the same day.
 
-After each day (4, 5 and 6, the last) int_web_events_enriched, int_web_activity_daily, int_email_events_enriched,
-int_customer_consent, int_customer_engagement and the shop orders' staging tables (orders, lines, fulfillments)
-must hold identical rows in both (EXCEPT ALL both ways, in DuckDB). The runs use no lookback
+After each day (4, 5 and 6, the last) int_web_events_enriched, int_email_events_enriched, int_customer_consent,
+int_customer_engagement, the identifiers of both event sources for identity resolution
+(stg_web__event_identifiers, stg_esp__recipients) and the shop orders' staging tables (orders, lines,
+fulfillments) must hold identical rows in both (EXCEPT ALL both ways, in DuckDB). The runs use no lookback
 (`engagement_lookback_days: 0`), the strictest setting. The landing zone has what makes incremental processing
 hard: late-arriving events (days older than their file, older than any lookback) that precede or bridge stored
-web sessions, records a day newer than their file, re-delivered messages (within and before the raw partitions
-an incremental run reads), a late part of a day whose re-timed copy of a message, from another browser,
-replaces the stored one and splits its session, an anonymous visitor who identifies on a later day, consent
-changing over the days, a checkout that is abandoned until an order arrives, and order versions: a refund and
-a shipment arriving as new versions, a version tied on updated_at with a later file's, a version a day newer
-than its file that drops a line item, and a late file with a new order and a stale version of a stored one.
-Finally the incremental warehouse is rebuilt as of an earlier day (day 4, incrementally) and must equal the
-full refresh as of that day.
+web sessions, records a day newer than their file, re-delivered messages (within and before the raw partitions an
+incremental run reads), a late part of a day whose re-timed copy of a message, from another browser, replaces the
+stored one and splits its session, an anonymous visitor who identifies on a later day, consent changing over the
+days, a checkout that is abandoned until an order arrives, and order versions: a refund and a shipment arriving
+as new versions, a version tied on updated_at with a later file's, a version a day newer than its file that drops
+a line item, and a late file with a new order and a stale version of a stored one. Finally the incremental
+warehouse is rebuilt as of an earlier day (day 4, incrementally) and must equal the full refresh as of that day.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ FIRST_INCREMENTAL = 3  # the incremental warehouse starts as of DAYS[2] (day 3),
 # model -> schema
 MODELS = {"int_web_events_enriched": "intermediate", "int_email_events_enriched": "intermediate",
           "int_customer_consent": "intermediate", "int_customer_engagement": "intermediate",
-          "int_web_activity_daily": "intermediate",
           "stg_shop__orders": "staging", "stg_shop__order_lines": "staging",
-          "stg_shop__order_fulfillments": "staging"}
+          "stg_shop__order_fulfillments": "staging", "stg_web__event_identifiers": "staging",
+          "stg_esp__recipients": "staging"}
 SELECT = ["--select", "+int_customer_engagement", "+int_customer_consent", "+stg_shop__order_lines",
           "+stg_shop__order_fulfillments", "--threads", "4"]
 
@@ -76,6 +76,7 @@ def esp(id_: str, metric: str, email: str, at: str, *, campaign: str | None = "c
 
 
 NAOMI, IVAN, MARA = "naomi@example.com", "ivan@example.com", "mara@example.com"
+LATE = "late@example.com"  # a visitor first seen in a late file
 LINE_1 = {"id": 1, "product_id": "P-100", "quantity": 1, "price": "10.00"}
 LINE_2 = {"id": 2, "product_id": "P-200", "quantity": 2, "price": "4.50"}
 REFUND = {"id": 91, "created_at": "2026-03-04T09:00:00Z", "amount": "5.00", "reason": "damaged"}
@@ -196,8 +197,15 @@ def write_late_part_of_day_3(landing: Landing) -> None:
     day 3's first file, so its copy of w304 is the first delivery: the stored copy (00:10, browser a-5) is
     replaced by one at 16:00 from another browser (a-6), and the stranger's session it held together splits
     (23:50 and 00:30 are 40 minutes apart). The stranger has no other event in the reloaded days: only the
-    replaced copy tells where their sessions change, and that their daily web activity lost an event."""
-    landing.jsonl("web", "events", f"{D3.isoformat()}-late.jsonl", [web("w304", ts(D3, "16:00"), anon="a-6")])
+    replaced copy tells where their sessions change. A late visitor identifies in it, and the email tool's
+    late file of day 3 names them too: identity resolution must see both, reloaded from day 3."""
+    landing.jsonl("web", "events", f"{D3.isoformat()}-late.jsonl", [
+        web("w304", ts(D3, "16:00"), anon="a-6"),
+        web("w305", ts(D3, "17:00"), type_="identify", anon="a-7", traits={"email": LATE}),
+    ])
+    landing.jsonl("esp", "email_events", f"{D3.isoformat()}-late.jsonl", [
+        esp("e302", "Received Email", LATE, ts(D3, "17:30")),
+    ])
     # and a late order file: a new order, and a version of order 1 older than the stored one (it must lose)
     landing.jsonl("shop", "orders", f"{D3.isoformat()}-late.jsonl", [
         order(4, ts(D3, "14:00"), customer_id=1001, email=NAOMI),
@@ -358,7 +366,6 @@ def built(tmp_path_factory):
     # nothing known to start from must still work, and leave nothing).
     dbt(inc_db, work, "run", *SELECT, *as_of(D1 - timedelta(days=2)))
     before_any_data = query(inc_db, "SELECT (SELECT count(*) FROM intermediate.int_web_events_enriched) "
-                                    "+ (SELECT count(*) FROM intermediate.int_web_activity_daily) "
                                     "+ (SELECT count(*) FROM staging.stg_shop__orders) "
                                     "+ (SELECT count(*) FROM staging.stg_shop__order_lines)")
     ivan_d5 = query_parquet(snapshots / f"full_{D5}", "int_customer_engagement", "abandoned_checkout_at")

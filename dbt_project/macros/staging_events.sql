@@ -30,6 +30,11 @@
       time bound less 2 more days, because ingestion quarantines records more than a day newer than
       their file's date (so a record happening on day D sits in a partition dated after D - 2 days); and
       `reload_from` (a backfill's first date), whichever is earliest. None on an empty table.
+  export_dates_from(lookback_days, reload_from)
+      the same for this model when it is a table kept by export date (stg_web__event_identifiers): its
+      newest stored export date up to the as-of date less `lookback_days`, or `reload_from` when earlier.
+      None (every partition) when nothing is stored yet or the table was stored by an older release
+      without export_date (the run then rewrites it whole).
 #}
 
 {% macro stage_web_events(since=none) -%}
@@ -170,4 +175,21 @@ select * from renamed
     {%- endset -%}
     {%- set first = run_query(query).columns[0].values()[0] -%}
     {{ return(first if first else (reload_from if reload_from else none)) }}
+{%- endmacro %}
+
+
+{% macro export_dates_from(lookback_days, reload_from=none) -%}
+    {#- (a unit test's `this` is its fixture's name, a string) -#}
+    {%- if not execute or this is string -%}{{ return(none) }}{%- endif -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+    {%- if 'export_date' not in stored_columns -%}{{ return(none) }}{%- endif -%}
+    {%- set query -%}
+        select cast({{ dbt.dateadd('day', -lookback_days, 'max(export_date)') }} as {{ dbt.type_string() }})
+        from {{ this }}
+        where export_date <= {{ as_of_date() }}
+    {%- endset -%}
+    {%- set newest = run_query(query).columns[0].values()[0] -%}
+    {%- if not newest -%}{{ return(none) }}{%- endif -%}
+    {%- set newest = (newest | string)[:10] -%}
+    {{ return([newest, reload_from | string] | min if reload_from else newest) }}
 {%- endmacro %}

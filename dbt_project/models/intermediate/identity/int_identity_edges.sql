@@ -20,7 +20,8 @@ with shop_and_email as (
     union all
     select customer_id, email, 'subscription' from {{ ref('stg_subscriptions__subscriptions') }}
     union all
-    select customer_id, email, 'web_identify' from {{ ref('stg_web__event_identifiers') }} where email is not null
+    select customer_id, email, 'web_identify' from {{ ref('stg_web__event_identifiers') }}
+    where email is not null and {{ known_as_of('first_seen_at', 'export_date') }}
     union all
     select customer_id, null, 'loyalty' from {{ ref('stg_loyalty__ledger') }}
     union all
@@ -31,6 +32,7 @@ with shop_and_email as (
     select null, email, 'support_ticket' from {{ ref('stg_support__tickets') }}
     union all
     select null, email, 'esp_event' from {{ ref('stg_esp__recipients') }}
+    where {{ known_as_of('first_seen_at', 'export_date') }}
     union all
     select customer_id, email, 'deletion_request' from {{ ref('stg_privacy__deletion_requests') }}
 
@@ -55,7 +57,7 @@ anonymous_links as (
         {{ anon_node }} as anon_node,
         case when customer_id is not null then {{ shop_node('customer_id') }} else {{ email_node('email') }} end as person_node
     from {{ ref('stg_web__event_identifiers') }}
-    where anonymous_id is not null
+    where anonymous_id is not null and {{ known_as_of('first_seen_at', 'export_date') }}
 
 ),
 
