@@ -7,9 +7,10 @@
 -- Kept by export date like stg_web__event_identifiers (see there): a run re-reads only the raw partitions
 -- from `engagement_lookback_days` before the newest stored export date, or from `reload_from_date`.
 
+-- Built in the runs' unpartitioned dbt step (no `daily_partitioned` tag): Dagster gives every dbt step of a
+-- backfill the same reload_from_date.
 {{ config(
     materialized=large_table_materialization(),
-    tags=['daily_partitioned'],
     unique_key='export_date',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
