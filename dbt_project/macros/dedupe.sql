@@ -26,7 +26,9 @@
       latest_version and first_delivery that way.
   known_raw(relation, since=none, event_time='timestamp')
       a parenthesised subquery of the raw rows whose `event_time` is known as of the as-of date (from the
-      export date `since` on, if given): the `relation` argument of the *_by_row macros.
+      export date `since` on, if given): the `relation` argument of the *_by_row macros. With
+      event_time=none, every row of the export dates up to the as-of date (for tables that keep the event
+      time and leave the as-of filter on it to their readers).
 #}
 
 {% macro deduplicate(relation, partition_by, order_by) -%}
@@ -105,7 +107,8 @@
 {% macro known_raw(relation, since=none, event_time='timestamp') -%}
     (
         select * from {{ relation }}
-        where {{ known_as_of(to_utc_timestamp(adapter.quote(event_time))) }}
+        where {% if event_time %}{{ known_as_of(to_utc_timestamp(adapter.quote(event_time))) }}
+        {%- else %}dt <= {{ as_of_date() }}{% endif %}
         {%- if since %}
             -- only the partitions from `since` on: DuckDB and Spark skip the other files
             and dt >= cast('{{ since }}' as date)

@@ -32,12 +32,7 @@
 
 with source as (
 
-    select * from {{ source('web', 'events') }}
-    where dt <= {{ as_of_date() }}
-    {%- if since %}
-        -- only the partitions from `since` on: DuckDB skips the other files
-        and dt >= cast('{{ since }}' as date)
-    {%- endif %}
+    select * from {{ known_raw(source('web', 'events'), since, event_time=none) }} as known
 
 ),
 
