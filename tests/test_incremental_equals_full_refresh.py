@@ -17,7 +17,8 @@ incremental run reads), a late part of a day whose re-timed copy of a message, f
 stored one and splits its session, an anonymous visitor who identifies on a later day, consent changing over the
 days, a checkout that is abandoned until an order arrives, and order versions: a refund and a shipment arriving
 as new versions, a version tied on updated_at with a later file's, a version a day newer than its file that drops
-a line item, and a late file with a new order and a stale version of a stored one. Finally the incremental
+a line item, and a late file with a new order and a stale version of a stored one; and an erasure request (day 4)
+of a person whose events are stored, who must be gone from the incremental tables. Finally the incremental
 warehouse is rebuilt as of an earlier day (day 4, incrementally) and must equal the full refresh as of that day.
 """
 
@@ -76,6 +77,7 @@ def esp(id_: str, metric: str, email: str, at: str, *, campaign: str | None = "c
 
 
 NAOMI, IVAN, MARA = "naomi@example.com", "ivan@example.com", "mara@example.com"
+ERIN = "erin@example.com"  # asks to be erased on day 4, after her events of days 1-3 are stored
 LATE = "late@example.com"  # a visitor first seen in a late file
 LINE_1 = {"id": 1, "product_id": "P-100", "quantity": 1, "price": "10.00"}
 LINE_2 = {"id": 2, "product_id": "P-200", "quantity": 2, "price": "4.50"}
@@ -91,6 +93,7 @@ def write_landing(landing: Landing) -> None:
         customer(1001, ts(D1, "08:00"), email=NAOMI, accepts_marketing_updated_at=ts(D1, "08:00")),
         customer(1002, ts(D1, "08:00"), email=IVAN, accepts_marketing=False),
         customer(1003, ts(D1, "08:00"), email=MARA, accepts_marketing_updated_at=ts(D1, "08:00")),
+        customer(1004, ts(D1, "08:00"), email=ERIN, accepts_marketing_updated_at=ts(D1, "08:00")),
     ])
     landing.jsonl("shop", "customers", file_name(D5), [
         customer(1002, ts(D5, "09:00"), email=IVAN, accepts_marketing=True,
@@ -123,6 +126,7 @@ def write_landing(landing: Landing) -> None:
         web("w104", ts(D1, "10:00"), type_="identify", anon="a-3", user="1001", traits={"email": NAOMI}),
         web("w105", ts(D1, "10:01"), type_="track", event="Product Viewed", anon="a-3", user="1001", category="tea"),
         web("w106", ts(D2, "00:30"), anon="a-3", user="1001"),  # a day newer than its file
+        web("w107", ts(D1, "13:00"), anon="a-8"),  # Erin's browser, anonymous until day 2
     ])
     landing.jsonl("web", "events", file_name(D2), [
         web("w201", ts(D2, "10:10"), type_="track", event="Checkout Started", anon="a-3", user="1001"),
@@ -133,12 +137,14 @@ def write_landing(landing: Landing) -> None:
         # a stranger's session, 23:50-00:30, held together by w304 (day 3's file) at 00:10
         web("w206", ts(D2, "23:50"), anon="a-5"),
         web("w207", ts(D3, "00:30"), anon="a-5"),
+        web("w208", ts(D2, "13:00"), type_="identify", anon="a-8", user="1004", traits={"email": ERIN}),
     ])
     landing.jsonl("web", "events", file_name(D3), [
         web("w301", ts(D3, "08:00"), anon="a-1"),
         web("w304", ts(D3, "00:10"), anon="a-5"),  # a late part of this day re-times it
         web("w101", ts(D1, "09:00"), anon="a-1", utm="google"),  # re-delivered message
         web("w302", ts(D3, "18:00"), type_="track", event="Event Attended", user="1001", channel="offline"),
+        web("w303", ts(D3, "13:00"), anon="a-8", user="1004"),
     ])
     landing.jsonl("web", "events", file_name(D4), [
         web("w401", ts(D4, "09:00"), type_="identify", anon="a-1", user="1002", traits={"email": IVAN}),
@@ -168,6 +174,7 @@ def write_landing(landing: Landing) -> None:
         esp("e101", "Received Email", NAOMI, ts(D1, "15:00")),
         esp("e102", "Opened Email", NAOMI, ts(D1, "18:10")),
         esp("e103", "Received Email", MARA, ts(D1, "15:00")),
+        esp("e104", "Received Email", ERIN, ts(D1, "15:00")),
     ])
     landing.jsonl("esp", "email_events", file_name(D2), [
         esp("e201", "Clicked Email", NAOMI, ts(D2, "08:00")),
@@ -189,6 +196,11 @@ def write_landing(landing: Landing) -> None:
         esp("e402", "Unsubscribed from SMS", NAOMI, ts(D4, "17:10"), campaign="sms_1"),  # re-delivered
         # re-delivered five days late, altered: the stored first delivery (day 1) must win
         esp("e101", "Received Email", NAOMI, ts(D1, "15:00"), campaign="redelivery"),
+    ])
+
+    # Erin's erasure request: the incremental tables must drop her stored events (her anonymous visits too)
+    landing.jsonl("privacy", "deletion_requests", file_name(D4), [
+        {"id": "del_1", "email": ERIN, "customer_id": 1004, "requested_at": ts(D4, "10:00")},
     ])
 
 
@@ -301,6 +313,13 @@ ORDER_FACTS = """
     FROM staging.stg_shop__orders AS o ORDER BY o.order_id"""
 
 
+# Erin's stored web events (by any of her identifiers) and email events
+ERIN_EVENTS = f"""
+    SELECT (SELECT count(*) FROM intermediate.int_web_events_enriched
+            WHERE anonymous_id = 'a-8' OR customer_id = 1004 OR email = '{ERIN}'),
+           (SELECT count(*) FROM intermediate.int_email_events_enriched WHERE email = '{ERIN}')"""
+
+
 def person(shop_id: int) -> str:
     """SQL for the customer_key of a shop customer."""
     return (f"(SELECT customer_key FROM intermediate.int_identity_graph "
@@ -321,6 +340,7 @@ def built(tmp_path_factory):
 
     inc_db = load_days(landing.root, inc_home, DAYS[:FIRST_INCREMENTAL])
     dbt(inc_db, work, "run", *SELECT, *as_of(DAYS[FIRST_INCREMENTAL - 1]))
+    erin_stored = query(inc_db, ERIN_EVENTS)
     diffs = {}
     for day in DAYS[FIRST_INCREMENTAL:]:
         reload_from = None
@@ -351,6 +371,8 @@ def built(tmp_path_factory):
             JOIN intermediate.int_identity_graph AS g ON g.customer_key = c.customer_key
             WHERE g.identifier IN ('shop:1001', 'shop:1002', 'shop:1003') ORDER BY 1"""),
         "orders": query(full_db, ORDER_FACTS),
+        "erin_stored": erin_stored,
+        "erin_left": query(inc_db, ERIN_EVENTS),
     }
 
     # A past date rebuilt incrementally (the as-of date moves back from day 6 to day 4).
@@ -406,6 +428,9 @@ def test_the_landing_zone_exercises_the_hard_cases(built):
         ("shop:1002", "subscribed", "never_subscribed"),
         ("shop:1003", "spam_complaint", "never_subscribed"),
     ]
+    # Erin's events were stored as of day 3 and deleted by the incremental runs after her request (day 4)
+    assert facts["erin_stored"] == [(3, 1)]
+    assert facts["erin_left"] == [(0, 0)]
     # as of day 5 his checkout was abandoned (the order came on day 6)
     assert built["ivan_d5"] == [(datetime(2026, 3, 5, 20, 0),)]
     # rebuilt as of day 4: he had not checked out yet and the late day-1 event was not known

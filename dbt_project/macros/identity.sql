@@ -67,9 +67,72 @@
 
 {#- A web event of an erased person: any of its three identifiers belongs to one. Web events are never
     stored for them; int_web_events_enriched's post-hook deletes with it the rows stored before the erasure
-    request arrived. -#}
+    request arrived. This form hashes each row's identifiers: for a day's rows. -#}
 {% macro is_erased_web_event(customer_id='customer_id', anonymous_id='anonymous_id', email='email') -%}
     ({{ is_erased_node(dbt.concat(["'anon:'", anonymous_id])) }}
         or {{ is_erased_node(shop_node(customer_id)) }}
         or {{ is_erased_node(email_node(email)) }})
+{%- endmacro %}
+
+
+{#
+  The same tests over a whole history (a full build, or the post-hook that deletes the stored rows of
+  people erased since): the rows' own columns anonymous_id, customer_id, email.
+
+  is_erased_web_event_in_history(relation=none)   a web event of an erased person
+  is_erased_email_in_history(relation=none)       an email event of an erased person
+
+  DuckDB: hashing every row's identifiers cost more than anything else in a one-day run of the web events
+  (three salted hashes of 50M rows at the large tier). The identifiers an erased person can have on these
+  rows are all in a much smaller table: stg_web__event_identifiers (stg_esp__recipients for emails) holds
+  every customer id and email of the raw events, and every anonymous id that identity resolution knows
+  (an anonymous id only joins a person through that table). So each distinct value of that table is hashed
+  once, and the rows are matched on the erased plain values. `relation` (the table the post-hook cleans):
+  its rows exported after the newest export date of that table are added, so a run that built the event
+  table but not that one (a partial selection) misses nothing. The plain values exist only inside the query.
+  Other engines: the per-row test.
+#}
+{% macro is_erased_web_event_in_history(relation=none) -%}
+    {{ return(adapter.dispatch('is_erased_web_event_in_history', 'customer360')(relation)) }}
+{%- endmacro %}
+
+{% macro default__is_erased_web_event_in_history(relation) -%}
+    {{ is_erased_web_event() }}
+{%- endmacro %}
+
+{% macro duckdb__is_erased_web_event_in_history(relation) -%}
+    {%- set identifiers = ref('stg_web__event_identifiers') %}
+    (coalesce(anonymous_id in ({{ erased_values('anonymous_id', dbt.concat(["'anon:'", 'value']), identifiers, relation) }}), false)
+        or coalesce(customer_id in ({{ erased_values('customer_id', shop_node('value'), identifiers, relation) }}), false)
+        or coalesce(email in ({{ erased_values('email', email_node('value'), identifiers, relation) }}), false))
+{%- endmacro %}
+
+{% macro is_erased_email_in_history(relation=none) -%}
+    {{ return(adapter.dispatch('is_erased_email_in_history', 'customer360')(relation)) }}
+{%- endmacro %}
+
+{% macro default__is_erased_email_in_history(relation) -%}
+    {{ is_erased_node(email_node('email')) }}
+{%- endmacro %}
+
+{% macro duckdb__is_erased_email_in_history(relation) -%}
+    coalesce(email in ({{ erased_values('email', email_node('value'), ref('stg_esp__recipients'), relation) }}), false)
+{%- endmacro %}
+
+{#- The erased values of `column` (each distinct value of `identifiers`, and of `relation`'s rows exported
+    after its newest export date) whose node (`node_sql` of `value`) belongs to an erased person. -#}
+{% macro erased_values(column, node_sql, identifiers, relation=none) -%}
+    select value
+    from (
+        select distinct {{ column }} as value from {{ identifiers }} where {{ column }} is not null
+        {%- if relation is not none %}
+        union
+        select {{ column }} from {{ relation }}
+        where {{ column }} is not null
+            and export_date > (
+                select coalesce(max(export_date), cast('1900-01-01' as date)) from {{ identifiers }}
+            )
+        {%- endif %}
+    ) as seen
+    where {{ is_erased_node(node_sql) }}
 {%- endmacro %}

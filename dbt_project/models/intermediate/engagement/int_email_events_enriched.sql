@@ -14,6 +14,7 @@
 -- staging_events.sql), not the staging view, which deduplicates the whole history first: a re-delivery of
 -- an event stored from an earlier date is dropped there, as the view keeps the first delivery.
 
+-- depends_on: {{ ref('stg_esp__recipients') }} (the erased values among its emails, on DuckDB)
 {{ config(
     materialized=large_table_materialization(),
     tags=['daily_partitioned'],
@@ -22,7 +23,7 @@
     on_schema_change='append_new_columns',
     post_hook=large_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
-        "delete from {{ this }} where {{ is_erased_node(email_node('email')) }}",
+        "delete from {{ this }} where {{ is_erased_email_in_history(this) }}",
     ]),
 ) }}
 
@@ -77,8 +78,9 @@ staged as (
         export_date
     from staging
     -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
-    -- rows stored before their erasure request arrived.
-    where not {{ is_erased_node(email_node('email')) }}
+    -- rows stored before their erasure request arrived. A day's rows are tested one by one, a whole history
+    -- through the erased values among the known emails (macros/identity.sql).
+    where not {{ is_erased_node(email_node('email')) if is_incremental() else is_erased_email_in_history() }}
 
 )
 

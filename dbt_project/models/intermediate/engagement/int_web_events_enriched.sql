@@ -29,6 +29,7 @@
 -- and the sessions deduplicated the whole history twice (at the large tier, alone: 512 s now, 795 s then).
 
 -- depends_on: {{ ref('stg_web__events') }} (read by an incremental run that finds nothing stored to start from)
+-- depends_on: {{ ref('stg_web__event_identifiers') }} (the erased values among its identifiers, on DuckDB)
 
 {{ config(
     materialized=large_table_materialization(),
@@ -38,7 +39,7 @@
     on_schema_change='append_new_columns',
     post_hook=large_table_hooks([
         "delete from {{ this }} where not {{ known_as_of('event_at', 'export_date') }}",
-        "delete from {{ this }} where {{ is_erased_web_event() }}",
+        "delete from {{ this }} where {{ is_erased_web_event_in_history(this) }}",
     ]),
 ) }}
 
@@ -62,8 +63,9 @@
 {%- endset %}
 {%- set is_web_visit = "coalesce(channel, 'web') <> 'offline'" %}
 {#- Erased people are never stored (only their salted hashes are known); the second post-hook removes rows
-    stored before their erasure request arrived. -#}
-{%- set is_erased = is_erased_web_event() %}
+    stored before their erasure request arrived. A day's rows are tested one by one, a whole history through
+    the erased values among the known identifiers (macros/identity.sql). -#}
+{%- set is_erased = is_erased_web_event() if is_incremental() else is_erased_web_event_in_history() %}
 {#- The full build joins the sessions back to the raw rows by their file and line. -#}
 {%- set row_key = [] if is_incremental() else ['source_file', 'source_line'] %}
 

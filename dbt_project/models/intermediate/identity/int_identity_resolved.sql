@@ -4,7 +4,8 @@
 -- is derived from their shop id when they have one, and is stable across rebuilds of the same input.
 -- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE; on DuckDB each pass
 -- revisits only the neighbours of the nodes the previous pass changed: macros/identity_propagation.sql);
--- the singular test `assert_identity_graph_converged` fails if that was not enough for some component.
+-- `is_converged` tells whether another pass would still lower the identifier's label: the singular test
+-- `assert_identity_graph_converged` fails if that was not enough for some component.
 -- People who asked to be erased keep only a salted hash of each identifier here (is_erased; identifier,
 -- key and label null): int_identity_graph leaves them out, so every model joining through it drops them,
 -- and int_erased_identifiers lets event tables and activation suppress them without knowing who they were.
@@ -81,8 +82,13 @@ erased_components as (
 
 flagged as (
 
-    select c.node, c.label, c.label in (select label from erased_components) as is_erased
+    select
+        c.node,
+        c.label,
+        c.label in (select label from erased_components) as is_erased,
+        u.node is null as is_converged
     from components as c
+    left join unsettled as u on u.node = c.node
 
 )
 
@@ -97,5 +103,6 @@ select
         else 'anonymous_id'
     end as identifier_type,
     case when not is_erased then substr(node, position(':' in node) + 1) end as identifier_value,
-    case when not is_erased then label end as component_label
+    case when not is_erased then label end as component_label,
+    is_converged
 from flagged
