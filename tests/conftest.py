@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from landing_helpers import Landing
 
 from orchestration.settings import Settings
+
+
+def pytest_configure(config):
+    """Two dbt threads for the tests' small warehouses, unless set: their builds are mostly dbt's per-model
+    work, which two threads overlap (the default, one, is for large data: profiles.yml)."""
+    os.environ.setdefault("C360_DBT_THREADS", "2")
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@
 --   subscribed        else any SMS received, clicked or subscribed
 --   never_subscribed  else
 -- Email-tool events attach to a person by email (email:<email>); events of erased people are dropped.
+-- The dated facts are taken per email first, then per person (first / last of each kind combine): the join
+-- to the graph then reads one row per email, not every event (13M events at the large tier, 4 of the 8 s).
 
 with graph as (
 
@@ -31,39 +33,55 @@ people as (
 
 ),
 
-esp_events as (
+-- Per email: the first or last time of each kind of event that decides consent.
+email_facts as (
 
-    select g.customer_key, e.event_kind, e.campaign_id, e.is_hard_bounce, e.event_at
-    from {{ ref('int_email_events_enriched') }} as e
-    inner join graph as g on g.identifier = {{ email_node('e.email') }}
-    where {{ known_as_of('e.event_at', 'e.export_date') }}
+    select
+        email,
+        min(case when event_kind = 'email_spam_complaint' then event_at end) as first_spam_complaint_at,
+        min(case when event_kind = 'email_bounced' and is_hard_bounce then event_at end) as first_hard_bounce_at,
+        -- a campaign email sent to them (campaigns only go to subscribers)
+        min(case when event_kind in ('email_received', 'email_opened', 'email_clicked') and campaign_id is not null
+            then event_at end) as first_campaign_email_at,
+        max(case when event_kind = 'sms_unsubscribed' then event_at end) as last_sms_unsubscribed_at,
+        max(case when event_kind in ('sms_received', 'sms_subscribed') then event_at end) as last_sms_sent_at,
+        max(case when event_kind in ('sms_received', 'sms_clicked', 'sms_subscribed') then event_at end)
+            as last_sms_positive_at
+    from {{ ref('int_email_events_enriched') }}
+    where {{ known_as_of('event_at', 'export_date') }}
+    group by email
+
+),
+
+person_facts as (
+
+    select
+        g.customer_key,
+        min(f.first_spam_complaint_at) as first_spam_complaint_at,
+        min(f.first_hard_bounce_at) as first_hard_bounce_at,
+        min(f.first_campaign_email_at) as first_campaign_email_at,
+        max(f.last_sms_unsubscribed_at) as last_sms_unsubscribed_at,
+        max(f.last_sms_sent_at) as last_sms_sent_at,
+        max(f.last_sms_positive_at) as last_sms_positive_at
+    from email_facts as f
+    inner join graph as g on g.identifier = {{ email_node('f.email') }}
+    group by g.customer_key
 
 ),
 
 -- ---- email ------------------------------------------------------------------------------------------
 
-final_states as (
-
-    select
-        customer_key,
-        min(case when event_kind = 'email_spam_complaint' then event_at end) as first_spam_complaint_at,
-        min(case when event_kind = 'email_bounced' and is_hard_bounce then event_at end) as first_hard_bounce_at
-    from esp_events
-    group by customer_key
-
-),
-
+-- every consent signal, one by one (the email tool's are few events)
 consent_signals as (
 
-    select customer_key, event_at as signal_at, 'subscribed' as signal
-    from esp_events
-    where event_kind = 'email_subscribed'
-
-    union all
-
-    select customer_key, event_at, 'unsubscribed'
-    from esp_events
-    where event_kind = 'email_unsubscribed'
+    select
+        g.customer_key,
+        e.event_at as signal_at,
+        case when e.event_kind = 'email_subscribed' then 'subscribed' else 'unsubscribed' end as signal
+    from {{ ref('int_email_events_enriched') }} as e
+    inner join graph as g on g.identifier = {{ email_node('e.email') }}
+    where e.event_kind in ('email_subscribed', 'email_unsubscribed')
+        and {{ known_as_of('e.event_at', 'e.export_date') }}
 
     union all
 
@@ -104,9 +122,7 @@ subscribed_evidence as (
     from (
         select customer_key, signal_at as evidence_at from consent_signals where signal = 'subscribed'
         union all
-        select customer_key, event_at
-        from esp_events
-        where event_kind in ('email_received', 'email_opened', 'email_clicked') and campaign_id is not null
+        select customer_key, first_campaign_email_at from person_facts
     ) as evidence
     group by customer_key
 
@@ -114,36 +130,23 @@ subscribed_evidence as (
 
 -- ---- sms --------------------------------------------------------------------------------------------
 
-sms as (
-
-    select
-        customer_key,
-        max(case when event_kind = 'sms_unsubscribed' then event_at end) as last_unsubscribed_at,
-        max(case when event_kind in ('sms_received', 'sms_subscribed') then event_at end) as last_sent_at,
-        max(case when event_kind in ('sms_received', 'sms_clicked', 'sms_subscribed') then event_at end)
-            as last_positive_at
-    from esp_events
-    where event_kind in ('sms_unsubscribed', 'sms_received', 'sms_clicked', 'sms_subscribed')
-    group by customer_key
-
-),
-
 sms_consent as (
 
     select
         customer_key,
         case
-            when last_unsubscribed_at is not null
-                and (last_sent_at is null or last_sent_at <= last_unsubscribed_at) then 'unsubscribed'
-            when last_positive_at is not null then 'subscribed'
+            when last_sms_unsubscribed_at is not null
+                and (last_sms_sent_at is null or last_sms_sent_at <= last_sms_unsubscribed_at) then 'unsubscribed'
+            when last_sms_positive_at is not null then 'subscribed'
             else 'never_subscribed'
         end as sms_consent,
         case
-            when last_unsubscribed_at is not null
-                and (last_sent_at is null or last_sent_at <= last_unsubscribed_at) then last_unsubscribed_at
-            else last_positive_at
+            when last_sms_unsubscribed_at is not null
+                and (last_sms_sent_at is null or last_sms_sent_at <= last_sms_unsubscribed_at)
+                then last_sms_unsubscribed_at
+            else last_sms_positive_at
         end as sms_consent_updated_at
-    from sms
+    from person_facts
 
 )
 
@@ -164,7 +167,7 @@ select
     coalesce(s.sms_consent, 'never_subscribed') as sms_consent,
     s.sms_consent_updated_at
 from people as p
-left join final_states as f on f.customer_key = p.customer_key
+left join person_facts as f on f.customer_key = p.customer_key
 left join latest_signal as l on l.customer_key = p.customer_key
 left join subscribed_evidence as e on e.customer_key = p.customer_key
 left join sms_consent as s on s.customer_key = p.customer_key
