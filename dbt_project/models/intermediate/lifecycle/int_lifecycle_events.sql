@@ -10,11 +10,6 @@
 --                       var('positive_review_min_rating')
 --   negative_experience each negative experience (int_negative_experiences)
 
--- depends_on: {{ ref('int_customer_engagement') }}
--- (build order only, nothing is read from it: both models aggregate the whole web history. Built side by side
--- on dbt's two threads they share the cores and one DuckDB memory limit: at the large tier they took 83 and
--- 45 s side by side (83 s of the run), 33 and 10 s one after the other.)
-
 with graph as (
 
     select customer_key, identifier from {{ ref('int_identity_graph') }}
