@@ -11,9 +11,9 @@ from orchestration.settings import Settings
 
 
 def pytest_configure(config):
-    """Two dbt threads for the tests' dbt builds (in process, and `c360` subprocesses: pipeline_helpers.c360),
-    unless set: on their small warehouses a build is mostly dbt's per-model work, which two threads overlap (the
-    default, one, is for large data: profiles.yml)."""
+    """Two dbt threads for the tests' in-process dbt builds, unless set: on their small warehouses a build is
+    mostly dbt's per-model work, which two threads overlap (the default, one, is for large data: profiles.yml).
+    `c360` subprocesses (pipeline_helpers.c360) run with the defaults."""
     os.environ.setdefault("C360_DBT_THREADS", "2")
 
 

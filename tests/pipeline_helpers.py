@@ -11,10 +11,9 @@ C360 = [sys.executable, "-m", "orchestration.cli"]
 
 
 def c360(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
-    """Run `c360 <args>` in a subprocess with its own C360_HOME (and nothing of the caller's C360/Dagster env
-    but the tests' dbt threads: conftest.pytest_configure)."""
+    """Run `c360 <args>` in a subprocess with its own C360_HOME (and nothing of the caller's C360/Dagster env)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "DAGSTER_", "DUCKDB_"))}
-    environment.update({"C360_HOME": str(home), "C360_DBT_THREADS": os.environ.get("C360_DBT_THREADS", "2"), **env})
+    environment.update({"C360_HOME": str(home), **env})
     return subprocess.run([*C360, *args], env=environment, capture_output=True, text=True, timeout=900)
 
 
