@@ -3,8 +3,9 @@ lifecycle_transitions, int_customer_lifecycle) against numbers worked out by han
 
 A handful of people and orders are written as landing files, loaded through the ingestion API, and
 `dbt build --select +marts.retention` runs once for the module (as of 2026-03-31, recovery_days 30,
-repeat from 2 orders, loyal from 4, positive review from 4 stars). Every order is placed at 10:00 UTC, so
-days between orders are whole numbers.
+repeat from 2 orders, loyal from 4, positive review from 4 stars). The selection adds engagement and
+consent, whose dbt unit tests then run on DuckDB too (test_spark runs every unit test on Spark). Every
+order is placed at 10:00 UTC, so days between orders are whole numbers.
 
 The people (revenue orders with net revenue; x = not revenue):
 
@@ -138,7 +139,8 @@ def golden(tmp_path_factory):
     variables = (f"{{as_of_date: '{AS_OF}', recovery_days: 30, repeat_min_orders: 2, loyal_min_orders: 4, "
                  "positive_review_min_rating: 4, analysis_window_days: 365}")
     # cautious: tests of models outside the selection (customer_360, ...) are not run here
-    result = dbt(database, base, "build", "--select", "+marts.retention", "--indirect-selection", "cautious",
+    result = dbt(database, base, "build", "--select", "+marts.retention", "+int_customer_engagement",
+                 "+int_customer_consent", "--indirect-selection", "cautious",
                  "--vars", variables)
     return database, result
 
@@ -167,7 +169,8 @@ def test_build_passes_with_unit_tests_and_reconciliations(golden):
             "lifecycle_transitions", "int_customer_lifecycle"} <= names
     assert {"test_cohorts_retention_and_months_since_first_order_across_a_year_boundary",
             "test_repurchase_rate_windows_and_repeat_purchase_rate", "test_lifecycle_order_thresholds",
-            "test_lifecycle_advocate_entry_and_exit_around_negative_experiences"} <= names
+            "test_lifecycle_advocate_entry_and_exit_around_negative_experiences",
+            "test_best_send_hour_abandoned_checkout_and_preferred_channel", "test_sms_consent"} <= names
     assert {"assert_lifecycle_daily_sums_to_people_known", "assert_fct_orders_revenue_matches_retention_metrics",
             "assert_cohort_sizes_sum_to_customers_with_revenue_order"} <= names
 
