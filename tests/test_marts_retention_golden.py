@@ -170,7 +170,8 @@ def test_build_passes_with_unit_tests_and_reconciliations(golden):
     assert {"test_cohorts_retention_and_months_since_first_order_across_a_year_boundary",
             "test_repurchase_rate_windows_and_repeat_purchase_rate", "test_lifecycle_order_thresholds",
             "test_lifecycle_advocate_entry_and_exit_around_negative_experiences",
-            "test_best_send_hour_abandoned_checkout_and_preferred_channel", "test_sms_consent"} <= names
+            "test_best_send_hour_abandoned_checkout_and_preferred_channel", "test_sms_consent",
+            "test_known_from_a_linked_browsers_first_event"} <= names
     assert {"assert_lifecycle_daily_sums_to_people_known", "assert_fct_orders_revenue_matches_retention_metrics",
             "assert_cohort_sizes_sum_to_customers_with_revenue_order"} <= names
 
