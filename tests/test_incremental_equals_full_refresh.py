@@ -8,8 +8,9 @@ Two warehouses are built from the same hand-written landing zone (6 export days,
 
 After each day (4, 5 and 6, the last) int_web_events_enriched, int_email_events_enriched, int_customer_consent,
 int_customer_engagement, the identifiers of both event sources for identity resolution
-(stg_web__event_identifiers, stg_esp__recipients) and the shop orders' staging tables (orders, lines,
-fulfillments) must hold identical rows in both (EXCEPT ALL both ways, in DuckDB). The runs use no lookback
+(stg_web__event_identifiers, stg_esp__recipients) and the staging tables kept by chosen row (shop customers,
+orders, lines, fulfillments; loyalty ledger and tier changes, referrals, reviews, subscriptions, tickets, POS
+lines) must hold identical rows in both (EXCEPT ALL both ways, in DuckDB). The runs use no lookback
 (`engagement_lookback_days: 0`), the strictest setting. The landing zone has what makes incremental processing
 hard: late-arriving events (days older than their file, older than any lookback) that precede or bridge stored
 web sessions, records a day newer than their file, re-delivered messages (within and before the raw partitions an
@@ -38,11 +39,17 @@ FIRST_INCREMENTAL = 3  # the incremental warehouse starts as of DAYS[2] (day 3),
 # model -> schema
 MODELS = {"int_web_events_enriched": "intermediate", "int_email_events_enriched": "intermediate",
           "int_customer_consent": "intermediate", "int_customer_engagement": "intermediate",
-          "stg_shop__orders": "staging", "stg_shop__order_lines": "staging",
+          "stg_shop__customers": "staging", "stg_shop__orders": "staging", "stg_shop__order_lines": "staging",
+          "stg_loyalty__ledger": "staging", "stg_loyalty__tier_changes": "staging",
+          "stg_referrals__referrals": "staging", "stg_reviews__reviews": "staging",
+          "stg_subscriptions__subscriptions": "staging", "stg_support__tickets": "staging",
+          "stg_pos__transactions": "staging",
           "stg_shop__order_fulfillments": "staging", "stg_web__event_identifiers": "staging",
           "stg_esp__recipients": "staging"}
 SELECT = ["--select", "+int_customer_engagement", "+int_customer_consent", "+stg_shop__order_lines",
-          "+stg_shop__order_fulfillments", "--threads", "4"]
+          "+stg_shop__order_fulfillments", "stg_loyalty__ledger", "stg_loyalty__tier_changes",
+          "stg_referrals__referrals", "stg_reviews__reviews", "stg_subscriptions__subscriptions",
+          "stg_support__tickets", "stg_pos__transactions", "--threads", "4"]
 
 
 def ts(day: date, hhmm: str) -> str:
@@ -202,6 +209,83 @@ def write_landing(landing: Landing) -> None:
     landing.jsonl("privacy", "deletion_requests", file_name(D4), [
         {"id": "del_1", "email": ERIN, "customer_id": 1004, "requested_at": ts(D4, "10:00")},
     ])
+    write_other_sources(landing)
+
+
+POS_HEADER = ("transaction_id,line_number,store_id,occurred_at,customer_email,shop_customer_id,product_id,sku,"
+              "category,quantity,unit_price,currency\n")
+
+
+def pos_line(transaction: str, line: int, at: str, quantity: int = 1) -> str:
+    return f"{transaction},{line},popup-austin,{at},{NAOMI},1001,P-100,COF-1KG,coffee,{quantity},10.00,USD\n"
+
+
+def write_other_sources(landing: Landing) -> None:
+    """The other staging tables kept by chosen row (first delivery or latest version), for Naomi, Ivan and
+    Mara: new keys, re-deliveries, new versions (one tied on updated_at with a later file's, one a day newer
+    than its file), and, in the late part of day 3, a copy that becomes an entry's first delivery."""
+    landing.jsonl("loyalty", "ledger", file_name(D1), [
+        {"id": "l1", "customer_id": 1001, "type": "earn", "points": 500, "order_id": None,
+         "occurred_at": ts(D1, "12:00"), "expires_at": "2026-12-31T23:59:59Z", "reason": "purchase"},
+    ])
+    landing.jsonl("loyalty", "ledger", file_name(D3), [
+        {"id": "l3", "customer_id": 1003, "type": "earn", "points": 100, "order_id": None,
+         "occurred_at": ts(D3, "12:00"), "expires_at": "2026-12-31T23:59:59Z", "reason": "purchase"},
+    ])
+    landing.jsonl("loyalty", "ledger", file_name(D4), [
+        {"id": "l1", "customer_id": 1001, "type": "earn", "points": 999, "order_id": None,  # re-delivered
+         "occurred_at": ts(D1, "12:00"), "expires_at": "2026-12-31T23:59:59Z", "reason": "purchase"},
+    ])
+    landing.jsonl("loyalty", "ledger", file_name(D5), [
+        {"id": "l2", "customer_id": 1001, "type": "redeem", "points": 200, "order_id": None,  # a day newer
+         "occurred_at": ts(D6, "00:30"), "expires_at": None, "reason": "reward"},
+    ])
+    landing.jsonl("loyalty", "tier_changes", file_name(D2), [
+        {"id": "t1", "customer_id": 1001, "previous_tier": "bronze", "tier": "silver",
+         "changed_at": ts(D2, "12:00"), "reason": "spend_threshold"},
+    ])
+    landing.jsonl("loyalty", "tier_changes", file_name(D5), [
+        {"id": "t2", "customer_id": 1001, "previous_tier": "silver", "tier": "gold",
+         "changed_at": ts(D5, "12:00"), "reason": "spend_threshold"},
+    ])
+    referral = {"id": "ref_1", "referrer_customer_id": 1001, "referee_email": IVAN, "status": "pending",
+                "converted_order_id": None, "created_at": ts(D2, "09:00"), "updated_at": ts(D2, "09:00"),
+                "converted_at": None}
+    landing.jsonl("referrals", "referrals", file_name(D2), [referral])
+    landing.jsonl("referrals", "referrals", file_name(D6), [
+        {**referral, "status": "converted", "converted_order_id": 3, "updated_at": ts(D6, "12:05"),
+         "converted_at": ts(D6, "12:05")},
+    ])
+    review = {"id": "r_1", "product_id": "P-100", "customer_id": 1003, "customer_email": MARA, "rating": 2,
+              "title": "Bitter", "body": "...", "verified_buyer": True, "status": "published",
+              "created_at": ts(D3, "20:00"), "updated_at": ts(D3, "20:00")}
+    landing.jsonl("reviews", "reviews", file_name(D3), [review])
+    landing.jsonl("reviews", "reviews", file_name(D5), [
+        {**review, "rating": 4, "title": "Better brewed cooler", "updated_at": ts(D6, "00:30")},  # a day newer
+    ])
+    subscription = {"id": "s_1", "customer_id": 1003, "email": MARA, "product_id": "P-200", "sku": "FLT-100",
+                    "category": "filters", "status": "active", "interval_days": 30, "price": "12.00",
+                    "created_at": ts(D1, "08:30"), "updated_at": ts(D1, "08:30"), "cancelled_at": None,
+                    "next_charge_at": "2026-03-31T00:00:00Z"}
+    landing.jsonl("subscriptions", "subscriptions", file_name(D1), [subscription])
+    landing.jsonl("subscriptions", "subscriptions", file_name(D4), [
+        {**subscription, "status": "cancelled", "updated_at": ts(D4, "08:00"), "cancelled_at": ts(D4, "08:00")},
+    ])
+    ticket = {"id": 7001, "requester_email": NAOMI, "channel": "chat", "subject": "Broken bag", "status": "open",
+              "priority": "normal", "order_id": 1, "satisfaction": "unoffered", "tags": ["damaged"],
+              "created_at": ts(D2, "11:00"), "updated_at": ts(D2, "11:00"), "solved_at": None}
+    landing.jsonl("support", "tickets", file_name(D2), [ticket])
+    landing.jsonl("support", "tickets", file_name(D4), [
+        {**ticket, "status": "solved", "updated_at": ts(D4, "09:00"), "solved_at": ts(D4, "09:00")},
+    ])
+    landing.jsonl("support", "tickets", file_name(D5), [  # tied on updated_at: the later file wins
+        {**ticket, "status": "solved", "satisfaction": "bad", "updated_at": ts(D4, "09:00"),
+         "solved_at": ts(D4, "09:00")},
+    ])
+    landing.text("pos", "transactions", f"{D3.isoformat()}.csv",
+                 POS_HEADER + pos_line("T-1", 1, ts(D3, "15:00")) + pos_line("T-1", 2, ts(D3, "15:00")))
+    landing.text("pos", "transactions", f"{D5.isoformat()}.csv",  # line 1 re-delivered, altered
+                 POS_HEADER + pos_line("T-1", 1, ts(D3, "15:00"), quantity=5) + pos_line("T-2", 1, ts(D5, "16:00")))
 
 
 def write_late_part_of_day_3(landing: Landing) -> None:
@@ -217,6 +301,11 @@ def write_late_part_of_day_3(landing: Landing) -> None:
     ])
     landing.jsonl("esp", "email_events", f"{D3.isoformat()}-late.jsonl", [
         esp("e302", "Received Email", LATE, ts(D3, "17:30")),
+    ])
+    # a copy of Mara's loyalty entry l3, altered: sorted before day 3's file, it is now the first delivery
+    landing.jsonl("loyalty", "ledger", f"{D3.isoformat()}-late.jsonl", [
+        {"id": "l3", "customer_id": 1003, "type": "earn", "points": 150, "order_id": None,
+         "occurred_at": ts(D3, "12:00"), "expires_at": "2026-12-31T23:59:59Z", "reason": "purchase"},
     ])
     # and a late order file: a new order, and a version of order 1 older than the stored one (it must lose)
     landing.jsonl("shop", "orders", f"{D3.isoformat()}-late.jsonl", [

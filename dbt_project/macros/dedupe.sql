@@ -22,7 +22,7 @@
       row with the same (file, line) is the same row; the ranking still covers the whole history (narrow),
       and the chosen rows are read back from the few recent files they are in (DuckDB prunes the scan on
       the join's _file range).
-  latest_version_by_row(relation, key, not_stored_in=none), first_delivery_by_row(relation, key)
+  latest_version_by_row(relation, key, not_stored_in=none), first_delivery_by_row(relation, key, not_stored_in=none)
       latest_version and first_delivery that way.
   known_raw(relation, since=none, event_time='timestamp')
       a parenthesised subquery of the raw rows whose `event_time` is known as of the as-of date (from the
@@ -99,8 +99,8 @@
 {%- endmacro %}
 
 
-{% macro first_delivery_by_row(relation, key='id') -%}
-    {{ deduplicate_by_row(relation, key, 'dt asc, _file asc, _line asc') }}
+{% macro first_delivery_by_row(relation, key='id', not_stored_in=none) -%}
+    {{ deduplicate_by_row(relation, key, 'dt asc, _file asc, _line asc', not_stored_in) }}
 {%- endmacro %}
 
 

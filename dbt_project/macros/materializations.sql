@@ -1,6 +1,7 @@
 {#
   How the large tables are kept, per engine (adapter-dispatched, ARCHITECTURE.md decision 7): the two event
-  tables, and the shop-order staging tables (orders, their lines and fulfillments).
+  tables, the identifiers they carry, and the staging tables that keep one raw row per key (shop customers,
+  orders, their lines and fulfillments, loyalty, referrals, reviews, subscriptions, tickets).
 
   large_table_materialization()
       'incremental' where the engine can delete rows (DuckDB: delete+insert by key, plus clean-up
@@ -9,6 +10,14 @@
       tables are rebuilt in full at each run: the same rows, at full-build cost.
   large_table_hooks(hooks)
       `hooks` when the table is incremental, else none (a full build already applies their filters).
+  chosen_row_staging_table(unique_key, known_at)
+      the config() of a staging table that keeps one chosen raw row per key (the latest version, or the
+      first delivery; macros/dedupe.sql), kept as a large table: returns what to pass as `not_stored_in` to
+      the *_by_row macros (the table itself when the run is incremental, else none). Each run still ranks
+      every known raw row (narrow rows), but reads and writes only the keys whose chosen row is not the
+      stored one (new keys, new versions, and, when a past date is rebuilt, rows no longer known whose key
+      has an earlier one), by delete+insert on the key. The post-hook removes the keys with no row known as
+      of the as-of date: `known_at` is the event-time column the raw rows were filtered on (known_raw).
 #}
 
 {% macro large_table_materialization() -%}
@@ -26,6 +35,20 @@
 
 {% macro large_table_hooks(hooks) -%}
     {{ return(hooks if large_table_materialization() == 'incremental' else []) }}
+{%- endmacro %}
+
+
+{% macro chosen_row_staging_table(unique_key, known_at) -%}
+    {{ config(
+        materialized=large_table_materialization(),
+        unique_key=unique_key,
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=large_table_hooks([
+            "delete from {{ this }} where not {{ known_as_of('" ~ known_at ~ "', 'export_date') }}",
+        ]),
+    ) }}
+    {{ return(this if is_incremental() else none) }}
 {%- endmacro %}
 
 

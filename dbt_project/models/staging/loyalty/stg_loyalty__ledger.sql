@@ -1,22 +1,15 @@
 -- Loyalty points ledger, one row per entry (append; an entry delivered twice is kept once).
 -- `points_delta` is signed whatever sign the export uses: earn +, redeem and expire -, adjust as given.
 
-with source as (
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql); incremental on DuckDB, reading and
+-- writing only the keys whose chosen row changed (macros/materializations.sql).
+{%- set not_stored_in = chosen_row_staging_table('ledger_entry_id', known_at='occurred_at') %}
 
-    select * from {{ source('loyalty', 'ledger') }}
+with deduplicated as (
 
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp('occurred_at')) }}
-
-),
-
-deduplicated as (
-
-    {{ first_delivery('known', 'id') }}
+    {{ first_delivery_by_row(
+        known_raw(source('loyalty', 'ledger'), event_time='occurred_at'), 'id', not_stored_in=not_stored_in
+    ) }}
 
 ),
 

@@ -1,21 +1,14 @@
 -- Loyalty tier changes, one row per change (append; a change delivered twice is kept once).
 
-with source as (
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql); incremental on DuckDB, reading and
+-- writing only the keys whose chosen row changed (macros/materializations.sql).
+{%- set not_stored_in = chosen_row_staging_table('tier_change_id', known_at='changed_at') %}
 
-    select * from {{ source('loyalty', 'tier_changes') }}
+with deduplicated as (
 
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp('changed_at')) }}
-
-),
-
-deduplicated as (
-
-    {{ first_delivery('known', 'id') }}
+    {{ first_delivery_by_row(
+        known_raw(source('loyalty', 'tier_changes'), event_time='changed_at'), 'id', not_stored_in=not_stored_in
+    ) }}
 
 ),
 

@@ -1,11 +1,16 @@
 -- In-store (POS) purchases, one row per transaction line (append; a line delivered twice is kept once,
 -- its first delivery). `pos_order_id` identifies the whole transaction as an order.
 
--- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql).
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql); incremental on DuckDB, reading and
+-- writing only the lines whose chosen row changed (macros/materializations.sql).
+{%- set not_stored_in = chosen_row_staging_table('pos_line_key', known_at='occurred_at') %}
 
 with deduplicated as (
 
-    {{ first_delivery_by_row(known_raw(source('pos', 'transactions'), event_time='occurred_at'), 'transaction_id, line_number') }}
+    {{ first_delivery_by_row(
+        known_raw(source('pos', 'transactions'), event_time='occurred_at'), 'transaction_id, line_number',
+        not_stored_in=not_stored_in,
+    ) }}
 
 ),
 

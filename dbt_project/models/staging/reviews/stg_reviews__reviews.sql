@@ -1,21 +1,14 @@
 -- Product reviews, one row per review: the latest version known as of the as-of date (upsert).
 
-with source as (
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql); incremental on DuckDB, reading and
+-- writing only the keys whose chosen row changed (macros/materializations.sql).
+{%- set not_stored_in = chosen_row_staging_table('review_id', known_at='updated_at') %}
 
-    select * from {{ source('reviews', 'reviews') }}
+with latest as (
 
-),
-
-known as (
-
-    select * from source
-    where {{ known_as_of(to_utc_timestamp('updated_at')) }}
-
-),
-
-latest as (
-
-    {{ latest_version('known', 'id') }}
+    {{ latest_version_by_row(
+        known_raw(source('reviews', 'reviews'), event_time='updated_at'), 'id', not_stored_in=not_stored_in
+    ) }}
 
 ),
 

@@ -1,10 +1,14 @@
 -- Shop customer accounts, one row per customer: the latest version known as of the as-of date (upsert).
 
--- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql).
+-- Ranked on narrow rows, the chosen ones read whole (macros/dedupe.sql); incremental on DuckDB, reading and
+-- writing only the customers whose chosen version changed (macros/materializations.sql).
+{%- set not_stored_in = chosen_row_staging_table('customer_id', known_at='updated_at') %}
 
 with latest as (
 
-    {{ latest_version_by_row(known_raw(source('shop', 'customers'), event_time='updated_at'), 'id') }}
+    {{ latest_version_by_row(
+        known_raw(source('shop', 'customers'), event_time='updated_at'), 'id', not_stored_in=not_stored_in
+    ) }}
 
 ),
 

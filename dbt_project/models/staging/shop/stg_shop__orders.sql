@@ -9,22 +9,12 @@
 -- rows: seconds at the large tier), but reads and writes only the orders whose chosen version is not the
 -- stored one (new orders, new versions, and, when a past date is rebuilt, versions no longer known whose
 -- order has an earlier one). The post-hook removes the orders with no version known as of the as-of date.
-
-{{ config(
-    materialized=large_table_materialization(),
-    unique_key='order_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns',
-    post_hook=large_table_hooks([
-        "delete from {{ this }} where not {{ known_as_of('updated_at', 'export_date') }}",
-    ]),
-) }}
+{%- set not_stored_in = chosen_row_staging_table('order_id', known_at='updated_at') %}
 
 with latest as (
 
     {{ latest_version_by_row(
-        known_raw(source('shop', 'orders'), event_time='updated_at'), 'id',
-        not_stored_in=this if is_incremental() else none,
+        known_raw(source('shop', 'orders'), event_time='updated_at'), 'id', not_stored_in=not_stored_in
     ) }}
 
 ),
