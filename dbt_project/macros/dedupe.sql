@@ -4,12 +4,10 @@
   deduplicate(relation, partition_by, order_by)
       select of `relation` keeping the first row per `partition_by` in `order_by` order. The result carries
       an extra column `_dedupe_rank` (always 1): select explicit columns from it.
-  latest_version(relation, key)
-      upsert entities: the version with the latest updated_at wins; ties are broken by the latest file
-      (export date, then file name, then line, all descending).
   first_delivery(relation, key)
       append entities: of records delivered more than once (same key), keep the first delivery
-      (earliest export date, then file name, then line).
+      (earliest export date, then file name, then line). For small sources (deletion requests); the
+      large ones use first_delivery_by_row.
   deduplicate_by_row(relation, partition_by, order_by, not_stored_in=none)
       the same choice for large raw sources: the rows are ranked on the key and ordering columns alone and
       the chosen ones are joined back by (_file, _line), which identify a raw row, so the sort of the whole
@@ -22,8 +20,11 @@
       row with the same (file, line) is the same row; the ranking still covers the whole history (narrow),
       and the chosen rows are read back from the few recent files they are in (DuckDB prunes the scan on
       the join's _file range).
-  latest_version_by_row(relation, key, not_stored_in=none), first_delivery_by_row(relation, key, not_stored_in=none)
-      latest_version and first_delivery that way.
+  latest_version_by_row(relation, key, not_stored_in=none)
+      upsert entities that way: the version with the latest updated_at wins; ties are broken by the latest
+      file (export date, then file name, then line, all descending).
+  first_delivery_by_row(relation, key, not_stored_in=none)
+      first_delivery that way.
   known_raw(relation, since=none, event_time='timestamp')
       a parenthesised subquery of the raw rows whose `event_time` is known as of the as-of date (from the
       export date `since` on, if given): the `relation` argument of the *_by_row macros. With
@@ -40,11 +41,6 @@
         from {{ relation }}
     ) as ranked
     where _dedupe_rank = 1
-{%- endmacro %}
-
-
-{% macro latest_version(relation, key='id', updated_at='updated_at') -%}
-    {{ deduplicate(relation, key, updated_at ~ ' desc, dt desc, _file desc, _line desc') }}
 {%- endmacro %}
 
 
