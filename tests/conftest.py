@@ -49,6 +49,22 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def shop_only_run(tmp_path_factory):
+    """A landing zone with only the required source (shop) over SHOP_ONLY_DAYS, and one `c360 run` over it, once
+    per test session: (home, completed run). Shared by the required-sources test and the backfill test, each
+    `c360 run` costing about two minutes of CI."""
+    from pipeline_helpers import SHOP_ONLY_DAYS, c360
+
+    from orchestration.sample_data import generate
+
+    home = tmp_path_factory.mktemp("shop-only")
+    generate(home / "landing", tier="tiny", days=len(SHOP_ONLY_DAYS), end_date=SHOP_ONLY_DAYS[-1], sources={"shop"})
+    ran = c360(["run"], home)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    return home, ran
+
+
+@pytest.fixture(scope="session")
 def warehouse(tiny_run):
     """A read-only connection to the warehouse the tiny run built (tests that write use a copy)."""
     import duckdb

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 C360 = [sys.executable, "-m", "orchestration.cli"]
+# The export dates of the shop-only landing zone of conftest's `shop_only_run`.
+SHOP_ONLY_DAYS = (date(2026, 10, 30), date(2026, 10, 31))
 
 
 def c360(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:

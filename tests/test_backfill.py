@@ -1,20 +1,16 @@
-"""A backfill day by day equals a run over the same days: `c360 run` once over two export dates, and
-`c360 run --from D --to D` day after day (how a daily schedule meets them), give the same marts. Two days,
-not more: each `c360 run` costs about two minutes of CI, and the second day already meets the first's state.
-The runs go one after another, not side by side: two `c360` processes share the dbt project's target folders
-(the manifest, each step's target), and in a fresh clone both wrote the manifest at once (a clean-clone CI
-failed on a half-written manifest.json)."""
+"""A backfill day by day equals a run over the same days: `c360 run` once over two export dates (the shared
+`shop_only_run`), and `c360 run --from D --to D` day after day (how a daily schedule meets them), give the same
+marts. Two days, not more: each `c360 run` costs about two minutes of CI, and the second day already meets the
+first's state. The runs go one after another, not side by side: two `c360` processes share the dbt project's
+target folders (the manifest, each step's target), and in a fresh clone both wrote the manifest at once (a
+clean-clone CI failed on a half-written manifest.json)."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
 
 import duckdb
-from pipeline_helpers import c360
-
-END = date(2026, 10, 31)
-DAYS = [END - timedelta(days=1), END]
+from pipeline_helpers import SHOP_ONLY_DAYS, c360
 
 
 def marts(home) -> dict[str, list[tuple]]:
@@ -31,16 +27,13 @@ def marts(home) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_a_backfill_day_by_day_equals_one_run_over_the_days(tmp_path):
-    from orchestration.sample_data import generate
-
-    once, daily = tmp_path / "once", tmp_path / "daily"
-    generate(once / "landing", tier="tiny", days=len(DAYS), end_date=END, sources={"shop"})
+def test_a_backfill_day_by_day_equals_one_run_over_the_days(shop_only_run, tmp_path):
+    once, ran = shop_only_run
+    daily = tmp_path / "daily"
     shutil.copytree(once / "landing", daily / "landing")
+    assert f"for export dates {SHOP_ONLY_DAYS[0]} .. {SHOP_ONLY_DAYS[-1]}" in ran.stdout
 
-    ran = c360(["run"], once)
-    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
-    for day in DAYS:
+    for day in SHOP_ONLY_DAYS:
         step = c360(["run", "--from", day.isoformat(), "--to", day.isoformat()], daily)
         assert step.returncode == 0, step.stdout[-2000:] + step.stderr[-2000:]
         assert f"for export dates {day} .. {day}" in step.stdout
@@ -53,4 +46,4 @@ def test_a_backfill_day_by_day_equals_one_run_over_the_days(tmp_path):
     recorded = [r[0] for r in con.execute(
         "SELECT DISTINCT as_of_date FROM segments.segment_sizes_daily ORDER BY 1").fetchall()]
     con.close()
-    assert recorded == DAYS
+    assert recorded == list(SHOP_ONLY_DAYS)

@@ -52,6 +52,27 @@ def test_dbt_arguments_of_a_run():
     assert partition_window_vars(date(2026, 10, 1), date(2026, 11, 1), "2026-10-15") == ("2026-10-15", "2026-10-01")
 
 
+def test_a_dbt_step_starts_from_the_newest_parse(tmp_path):
+    """The run's parse (newer) replaces a step's parse from an earlier run; a step's own newer parse stays."""
+    import os
+
+    from orchestration.transform.project import reuse_latest_parse
+
+    source, step = tmp_path / "target" / "partial_parse.msgpack", tmp_path / "step"
+    source.parent.mkdir()
+    source.write_bytes(b"this run")
+    reuse_latest_parse(step, source)  # a new step folder gets it
+    assert (step / "partial_parse.msgpack").read_bytes() == b"this run"
+    (step / "partial_parse.msgpack").write_bytes(b"earlier run")
+    os.utime(step / "partial_parse.msgpack", (1_000_000, 1_000_000))
+    reuse_latest_parse(step, source)
+    assert (step / "partial_parse.msgpack").read_bytes() == b"this run"
+    (step / "partial_parse.msgpack").write_bytes(b"the step's own, newer")
+    os.utime(source, (1_000_000, 1_000_000))
+    reuse_latest_parse(step, source)
+    assert (step / "partial_parse.msgpack").read_bytes() == b"the step's own, newer"
+
+
 def test_the_flow_after_dbt_is_wired_in_order(c360_env):
     """dbt -> predictions -> dbt (customer_360) -> segments -> history -> publish -> activation, from the
     manifest: no Python per segment."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,6 +23,9 @@ def test_main_command_runs_through_dagster_and_summarises(tiny_run):
     assert "raw/shop__orders" in ran.stdout
     assert (home / "dagster" / "dagster.yaml").exists()
     assert any((home / "lake" / "raw" / "shop__orders").glob("dt=*/data_0.parquet"))
+    # Every dbt command of the run starts from the parse `c360 run` made with the run's vars.
+    log = Path(ran.stdout.split("  log: ", 1)[1].splitlines()[0]).read_text()
+    assert "Running with dbt" in log and "Unable to do partial parsing" not in log
 
 
 def test_rerun_loads_nothing_twice(tiny_run, tmp_path):
@@ -135,15 +139,10 @@ def test_revenue_reconciles_between_customers_and_orders(warehouse):
     assert customers == orders and customers > 0
 
 
-def test_a_landing_zone_with_only_the_required_sources_runs_end_to_end(tmp_path):
-    home = tmp_path / "shop-only"
+def test_a_landing_zone_with_only_the_required_sources_runs_end_to_end(shop_only_run):
+    home, ran = shop_only_run
     landing = home / "landing"
-    from orchestration.sample_data import generate
-
-    generate(landing, tier="tiny", days=30, sources={"shop"})
     assert {p.name for p in landing.iterdir() if not p.name.startswith("_")} == {"shop"}
-    ran = c360(["run"], home)
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "absent optional sources" in ran.stdout
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     rows, with_orders, points = con.execute(

@@ -10,8 +10,9 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from dagster_dbt import DbtCliResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.partitions import AS_OF_TAG
 from orchestration.settings import Settings
+from orchestration.transform.assets import dbt_vars_args, run_dbt_vars
+from orchestration.transform.project import reuse_latest_parse
 
 DBT_DOCS = AssetKey(["report", "dbt_docs"])
 
@@ -25,10 +26,9 @@ def build_dbt_docs_asset(settings: Settings, deps: Sequence[AssetKey]) -> Assets
     def dbt_docs(context: AssetExecutionContext, dbt: DbtCliResource) -> MaterializeResult:
         """Generate the static docs site (the catalog reads the warehouse's column types)."""
         target = settings.home / "docs" / "dbt"
-        args = ["docs", "generate", "--static"]
-        if context.run.tags.get(AS_OF_TAG):
-            # The same vars as the run's builds, so dbt reuses its parse.
-            args += ["--vars", f'{{"as_of_date": "{context.run.tags[AS_OF_TAG]}"}}']
+        # The same vars as the run's builds, so dbt reuses their parse instead of parsing the project again.
+        args = ["docs", "generate", "--static", *dbt_vars_args(*run_dbt_vars(context.run.tags))]
+        reuse_latest_parse(target)
         dbt.cli(args, target_path=target, raise_on_error=True).wait()
         page = target / "static_index.html"
         return MaterializeResult(metadata={"path": MetadataValue.path(str(page)), "bytes": page.stat().st_size})

@@ -18,7 +18,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
-from orchestration.transform.project import PRODUCTION_BUILD_FLAGS, dbt_project, engine
+from orchestration.transform.project import PRODUCTION_BUILD_FLAGS, dbt_project, engine, reuse_latest_parse
 from orchestration.transform.translator import C360DbtTranslator
 
 # The large event tables (tagged in their config): incremental on DuckDB, rebuilt in full on Spark.
@@ -31,15 +31,18 @@ def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) 
 
     Unit tests are left out, as dbt advises for production runs: they test the SQL's logic on fixed rows,
     not the data, so they belong to CI (the pytest suite runs them), and they cost about 10 s a run."""
+    return ["build", *PRODUCTION_BUILD_FLAGS, *dbt_vars_args(as_of_date, reload_from_date)]
+
+
+def dbt_vars_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
+    """`--vars` for a dbt command of a run (none if neither is set). Every dbt command of one run must pass the
+    same vars: dbt drops its whole partial parse when they differ and parses the project again (5-7 s)."""
     dbt_vars = {}
     if as_of_date:
         dbt_vars["as_of_date"] = as_of_date
     if reload_from_date:
         dbt_vars["reload_from_date"] = reload_from_date
-    args = ["build", *PRODUCTION_BUILD_FLAGS]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
-    return args
+    return ["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else []
 
 
 def partition_window_vars(first_day: date, end_exclusive: date, as_of_tag: str | None) -> tuple[str, str]:
@@ -50,8 +53,9 @@ def partition_window_vars(first_day: date, end_exclusive: date, as_of_tag: str |
 
 def step_target_path(op_name: str) -> Path:
     """A fixed target folder per dbt step (relative to the project): dagster-dbt's default is a new folder per
-    invocation, which grows the project by a manifest copy at every run; a fixed one also keeps dbt's partial
-    parse between runs. Steps of one run execute one after another (one DuckDB writer), so sharing is safe."""
+    invocation, which grows the project by a manifest copy at every run. Each step starts from the run's own
+    parse (reuse_latest_parse). Steps of one run execute one after another (one DuckDB writer), so sharing is
+    safe."""
     return Path("target") / "dagster" / op_name
 
 
@@ -73,6 +77,7 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
         manifest = json.loads(dbt_project().manifest_path.read_text())
         registered = prepare_spark(settings.home, settings.duckdb_database, settings.raw_root, manifest)
         context.log.info(f"Spark: raw tables registered; pipeline tables exported: {', '.join(registered) or 'none'}")
+    reuse_latest_parse(target_path)
     yield from dbt.cli(args, context=context, target_path=target_path).stream()
     if on_spark:
         from orchestration.transform.spark_bridge import built_tables, mirror_into_duckdb
