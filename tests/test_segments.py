@@ -172,6 +172,44 @@ def test_segment_holdout_stable_fails_when_a_recorded_holdout_flips(warehouse_co
     assert any(name.startswith("segment_holdout_stable_seg_category_cross_sell") for name in failed), failed
 
 
+# ---- what a daily sync sends ---------------------------------------------------------------------------
+
+def test_a_new_day_without_new_data_changes_few_synced_fields(warehouse_copy, tmp_path):
+    """The segments rebuilt one as-of date later on the same data: a member who stays has the same synced
+    fields, bar the few whose data moved with the date (points entering the expiry window). A field that
+    counts days (days since the last order) would change for every member every day: an update of each
+    profile per day in the email tool, and a circuit breaker that trips on every daily sync."""
+    from orchestration.activation.spec import load_segment_specs
+    from orchestration.activation.sync import SyncOptions
+
+    specs = load_segment_specs(load_manifest(DBT_PROJECT_DIR / "target" / "manifest.json"))
+    before = _synced_fields(warehouse_copy, specs)
+    result = run_dbt(warehouse_copy, tmp_path, "build", "--select", "segments", "--exclude-resource-type", "unit_test",
+                     "--vars", json.dumps({"as_of_date": "2026-11-01"}))
+    assert result.success, failing_tests(result)
+    after = _synced_fields(warehouse_copy, specs)
+    for spec in specs:
+        staying = before[spec.model].keys() & after[spec.model].keys()
+        changed = [k for k in staying if before[spec.model][k] != after[spec.model][k]]
+        assert staying, spec.model
+        assert len(changed) <= SyncOptions().max_change_share * len(staying), (spec.model, len(changed), len(staying))
+
+
+def _synced_fields(database, specs) -> dict[str, dict[str, tuple]]:
+    """Per segment, each member's synced fields (its activation mapping), by customer key. (Not read-only: the
+    in-process dbt keeps its own connection to the file open, and DuckDB wants the same configuration.)"""
+    con = duckdb.connect(str(database))
+    try:
+        fields = {}
+        for spec in specs:
+            columns = ", ".join('"' + column + '"' for column in spec.fields.values())
+            rows = con.execute(f"SELECT customer_key, {columns} FROM {spec.schema}.{spec.model}").fetchall()
+            fields[spec.model] = {row[0]: row[1:] for row in rows}
+        return fields
+    finally:
+        con.close()
+
+
 # ---- meta validation -----------------------------------------------------------------------------------
 
 def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):

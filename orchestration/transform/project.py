@@ -91,9 +91,9 @@ def reuse_latest_parse(target_path: Path, source: Path | None = None) -> None:
     step (about 5 s each, six times a run). dbt checks the vars and files itself, so a copy that does not fit
     costs a full parse, as before. `source` defaults to the project's own parse.
     """
-    project = dbt_project()
-    source = source or project.project_dir / project.target_path / "partial_parse.msgpack"
-    target = target_path if target_path.is_absolute() else project.project_dir / target_path
+    if source is None:
+        source = dbt_project().project_dir / dbt_project().target_path / "partial_parse.msgpack"
+    target = target_path if target_path.is_absolute() else dbt_project().project_dir / target_path
     destination = target / "partial_parse.msgpack"
     if source.exists() and (not destination.exists() or destination.stat().st_mtime < source.stat().st_mtime):
         target.mkdir(parents=True, exist_ok=True)
