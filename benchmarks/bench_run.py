@@ -27,28 +27,29 @@ from pathlib import Path
 
 from orchestration.transform.project import DBT_PROJECT_DIR
 
-# Step keys of the main job -> the stage they belong to (first match wins: a raw asset's audit is a check).
+# Step-key prefixes of the main job -> their stage, in the order of the flow. A raw asset's audit is a check.
 STAGE_OF_STEP = (
-    ("_quality_audit", "checks (GX suites, SQL checks)"),
     ("raw__", "raw layer (landing -> Parquet)"),
     ("warehouse_", "dbt steps (build and tests)"),
-    ("report__dbt_docs", "dbt docs"),
     ("customer_predictions", "predictions"),
     ("segment_history", "segment history"),
     ("serving__", "publish (serving.duckdb)"),
     ("activation__", "activation (file, Klaviyo, Mailchimp)"),
+    ("report__dbt_docs", "dbt docs"),
     ("report__", "run report"),
 )
+CHECKS = "checks (GX suites, SQL checks)"
+DBT_STEPS = STAGE_OF_STEP[1][1]
 DBT_ITSELF = "  of which dbt itself"
 OUTSIDE = "outside the Dagster run (parse, set-up)"
-# The table's rows, in the order of the flow.
-ROWS = (STAGE_OF_STEP[1][1], STAGE_OF_STEP[2][1], DBT_ITSELF, *(s for _, s in STAGE_OF_STEP[3:-1] if s != "dbt docs"),
-        STAGE_OF_STEP[0][1], "dbt docs", STAGE_OF_STEP[-1][1], OUTSIDE)
+ROWS = (*(s for _, s in STAGE_OF_STEP[:2]), DBT_ITSELF, *(s for _, s in STAGE_OF_STEP[2:]), CHECKS, OUTSIDE)
 
 
 def stage_of(step_key: str) -> str:
     """The benchmark's stage of a step of the main job."""
-    return next((stage for marker, stage in STAGE_OF_STEP if marker in step_key), "other")
+    if step_key.endswith("_quality_audit"):
+        return CHECKS
+    return next((stage for prefix, stage in STAGE_OF_STEP if step_key.startswith(prefix)), "other")
 
 
 def stage_run(args) -> dict:
@@ -74,19 +75,15 @@ def breakdown(home: Path, wall: float) -> dict[str, float]:
         run = instance.get_runs(limit=1)[0]
         stats = instance.get_run_stats(run.run_id)
         steps = instance.get_run_step_stats(run.run_id)
-    seconds: dict[str, float] = {}
-    dbt_steps = []
+    from orchestration.transform.assets import step_target_path
+
+    seconds: dict[str, float] = {DBT_ITSELF: 0.0}
     for step in steps:
         stage = stage_of(step.step_key)
         seconds[stage] = seconds.get(stage, 0.0) + (step.end_time or 0) - (step.start_time or 0)
-        if stage.startswith("dbt steps"):
-            dbt_steps.append(step.step_key)
-    own = 0.0
-    for key in dbt_steps:
-        results = DBT_PROJECT_DIR / "target" / "dagster" / key / "run_results.json"
-        if results.exists():
-            own += json.loads(results.read_text())["elapsed_time"]
-    seconds[DBT_ITSELF] = own
+        results = DBT_PROJECT_DIR / step_target_path(step.step_key) / "run_results.json"
+        if stage == DBT_STEPS and results.exists():
+            seconds[DBT_ITSELF] += json.loads(results.read_text())["elapsed_time"]
     seconds[OUTSIDE] = wall - (stats.end_time - stats.start_time)
     return seconds
 

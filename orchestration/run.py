@@ -201,7 +201,7 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
 
     # Models edited since the last run are part of this one; parsed with the run's own vars and database.
     os.environ["DUCKDB_DATABASE"] = str(settings.duckdb_database)
-    refresh_manifest({"as_of_date": tags[AS_OF_TAG], "reload_from_date": start.isoformat()})
+    refresh_manifest(tags[AS_OF_TAG], start.isoformat())
     _relax_sqlite_durability()
     with DagsterInstance.get() as instance:
         # The console shows warnings only; every event still goes to the instance for the UI.

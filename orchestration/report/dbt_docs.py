@@ -11,8 +11,8 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.settings import Settings
-from orchestration.transform.assets import dbt_vars_args, run_dbt_vars
-from orchestration.transform.project import reuse_latest_parse
+from orchestration.transform.assets import run_dbt_vars
+from orchestration.transform.project import dbt_vars_args, reuse_latest_parse
 
 DBT_DOCS = AssetKey(["report", "dbt_docs"])
 

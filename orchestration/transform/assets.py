@@ -18,7 +18,13 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
-from orchestration.transform.project import PRODUCTION_BUILD_FLAGS, dbt_project, engine, reuse_latest_parse
+from orchestration.transform.project import (
+    PRODUCTION_BUILD_FLAGS,
+    dbt_project,
+    dbt_vars_args,
+    engine,
+    reuse_latest_parse,
+)
 from orchestration.transform.translator import C360DbtTranslator
 
 # The large event tables (tagged in their config): incremental on DuckDB, rebuilt in full on Spark.
@@ -32,17 +38,6 @@ def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) 
     Unit tests are left out, as dbt advises for production runs: they test the SQL's logic on fixed rows,
     not the data, so they belong to CI (the pytest suite runs them), and they cost about 10 s a run."""
     return ["build", *PRODUCTION_BUILD_FLAGS, *dbt_vars_args(as_of_date, reload_from_date)]
-
-
-def dbt_vars_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
-    """`--vars` for a dbt command of a run (none if neither is set). Every dbt command of one run must pass the
-    same vars: dbt drops its whole partial parse when they differ and parses the project again (5-7 s)."""
-    dbt_vars = {}
-    if as_of_date:
-        dbt_vars["as_of_date"] = as_of_date
-    if reload_from_date:
-        dbt_vars["reload_from_date"] = reload_from_date
-    return ["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else []
 
 
 def partition_window_vars(first_day: date, end_exclusive: date, as_of_tag: str | None) -> tuple[str, str]:
