@@ -81,12 +81,13 @@ def stage_floor(args) -> dict:
 
 
 def stage_hash(args) -> dict:
-    """Reference: sha256 of every landing file, as ingestion's exactly-once manifest needs (2 threads)."""
-    from orchestration.ingestion.loader import _sha256_all
+    """Reference: sha256 of every landing file, as ingestion's exactly-once manifest needs on its first load
+    (2 threads; later loads hash only files whose size or modification time changed)."""
+    from orchestration.ingestion.loader import _hash_all
 
     files = [f for fs in _landing_files(args).files.values() for f in fs]
     started, cpu = time.perf_counter(), _cpu_seconds()
-    _sha256_all(files)
+    _hash_all(files)
     return {"rows": 0, "bytes": sum(f.size for f in files), "seconds": time.perf_counter() - started,
             "cpu_seconds": _cpu_seconds() - cpu}
 

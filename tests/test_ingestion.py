@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import date
 
 import duckdb
@@ -10,8 +12,8 @@ import pytest
 from landing_helpers import customer, order
 
 from orchestration.ingestion.entities import ENTITIES, get_entity
-from orchestration.ingestion.landing import scan_entity, scan_landing
-from orchestration.ingestion.loader import connect, load_entity
+from orchestration.ingestion.landing import LandingFile, scan_entity, scan_landing
+from orchestration.ingestion.loader import HASH_CACHE_FILE, REHASH_ENV, connect, load_entity, plan_partitions
 from orchestration.ingestion.raw_views import create_raw_views
 
 ORDERS = get_entity("shop__orders")
@@ -258,6 +260,83 @@ def test_files_outside_the_layout_are_reported_not_guessed(landing):
     assert reasons["crm/contacts"] == "not a source/entity of the landing-zone contract"
     assert "shop/orders/_SUCCESS" not in reasons
     assert scan.files["shop__orders"] == []
+
+
+def settle(path, hours=1):
+    """Set the file's modification time back, as for a file delivered an hour before it is loaded."""
+    past = time.time_ns() - hours * 3_600_000_000_000
+    os.utime(path, ns=(past, past))
+    return path
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The landing files read to hash them, in order."""
+    read: list[str] = []
+    original = LandingFile.sha256
+
+    def counted(self):
+        read.append(self.rel_path)
+        return original(self)
+
+    monkeypatch.setattr(LandingFile, "sha256", counted)
+    return read
+
+
+def test_a_rerun_hashes_only_new_and_rewritten_files(landing, raw_root, tmp_path, reads):
+    day1 = settle(landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1), order(2)]))
+    settle(landing.jsonl("shop", "orders", "2026-02-02.jsonl", [order(3, created="2026-02-02T00:00:00Z")]))
+    files, _ = scan_entity(landing.root, ORDERS)
+    con = connect()
+    plan_partitions(con, raw_root, ORDERS, files, [D1, D2])  # what `c360 run` asks before its run
+    con.close()
+    assert load(landing, raw_root).count("loaded") == 2
+    assert sorted(reads) == ["shop/orders/2026-02-01.jsonl", "shop/orders/2026-02-02.jsonl"]  # once each
+    reads.clear()
+    assert load(landing, raw_root).count("unchanged") == 2
+    assert reads == []
+    # A late file, and day 1 re-delivered with other bytes (a new modification time): read, and caught.
+    landing.jsonl("shop", "orders", "2026-02-02-late.jsonl", [order(4, created="2026-02-02T05:00:00Z")])
+    day1.write_text(json.dumps(order(99)) + "\n")
+    result = load(landing, raw_root)
+    assert {p.partition: p.status for p in result.partitions} == {D1: "conflict", D2: "loaded"}
+    assert sorted(reads) == ["shop/orders/2026-02-01.jsonl", "shop/orders/2026-02-02-late.jsonl"]
+
+
+def test_a_file_hashed_right_after_it_was_written_is_hashed_again(landing, raw_root, reads):
+    # Its modification time is not settled: a write in the same time step as the hashing could keep it.
+    path = landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1)])
+    load(landing, raw_root)
+    load(landing, raw_root)
+    assert reads == ["shop/orders/2026-02-01.jsonl"] * 2
+    settle(path)  # an hour later, as far as its time says: hashed once more, then trusted
+    load(landing, raw_root)
+    load(landing, raw_root)
+    assert len(reads) == 3
+
+
+def test_rehash_reads_every_file_and_catches_a_rewrite_that_kept_size_and_time(landing, raw_root, reads,
+                                                                                monkeypatch):
+    path = settle(landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1)]))
+    load(landing, raw_root)
+    recorded = os.stat(path).st_mtime_ns
+    path.write_text(json.dumps(order(7)) + "\n")  # the same length, other bytes
+    os.utime(path, ns=(recorded, recorded))
+    # The quick check trusts (size, time): a rewrite that restores both goes unseen...
+    assert load(landing, raw_root).count("unchanged") == 1
+    # ...unless every file is hashed.
+    monkeypatch.setenv(REHASH_ENV, "1")
+    assert load(landing, raw_root).count("conflict") == 1
+    assert len(reads) == 2
+
+
+def test_an_unreadable_hash_cache_costs_only_hashing(landing, raw_root, reads):
+    settle(landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1)]))
+    load(landing, raw_root)
+    (raw_root / "shop__orders" / HASH_CACHE_FILE).write_text("not parquet")
+    assert load(landing, raw_root).count("unchanged") == 1
+    assert load(landing, raw_root).count("unchanged") == 1
+    assert len(reads) == 2  # the first load and the one after the damage: the cache was written anew
 
 
 def test_an_interrupted_swap_is_recovered(landing, raw_root, tmp_path):

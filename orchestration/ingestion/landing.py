@@ -29,6 +29,7 @@ class LandingFile:
     rel_path: str
     file_date: date
     size: int
+    mtime_ns: int | None = None  # modification time when scanned (os.stat), the quick change check
 
     def sha256(self) -> str:
         """Content hash: what makes a re-delivery identical or a conflict."""
@@ -100,7 +101,8 @@ def scan_entity(root: Path, entity: Entity) -> tuple[list[LandingFile], list[Lan
         except ValueError:
             problems.append(LandingProblem(rel, f"not a calendar date: {match['date']}"))
             continue
-        files.append(LandingFile(entity, path, rel, file_date, path.stat().st_size))
+        stat = path.stat()
+        files.append(LandingFile(entity, path, rel, file_date, stat.st_size, stat.st_mtime_ns))
     files.sort(key=lambda f: (f.file_date, f.rel_path))
     return files, problems
 

@@ -1,10 +1,11 @@
 """Load landing files into the Parquet raw layer, exactly once, quarantining what cannot be read.
 
 For one entity and a set of file dates:
-1. every file is hashed and compared with the manifest of its day's partition: an unchanged day is
-   skipped, a file re-delivered under the same name with other bytes (or a loaded file that vanished)
-   leaves the day's partition untouched and is reported, a file whose bytes equal one already loaded
-   is recorded as a duplicate delivery and not read again;
+1. every file is hashed and compared with the manifest of its day's partition (a file whose size and
+   modification time are those it had when last hashed is not read again: `HASH_CACHE_FILE`): an
+   unchanged day is skipped, a file re-delivered under the same name with other bytes (or a loaded file
+   that vanished) leaves the day's partition untouched and is reported, a file whose bytes equal one
+   already loaded is recorded as a duplicate delivery and not read again;
 2. the remaining days are read in chunks of bounded size by DuckDB itself: each line as text with its
    line number, then parsed, typed and validated in one set-based statement; a line that fails
    goes to quarantine with the reason, never lost, never stopping the file;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +44,15 @@ DATA_FILE = "data_0.parquet"
 QUARANTINE_FILE = "_quarantine.parquet"
 MANIFEST_FILE = "_manifest.parquet"
 DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+# Per entity folder: (file, size, modification time) -> sha256 of the files hashed before, so a run does
+# not read again the gigabytes of landing files that did not change. Only a hint: lost or unreadable, the
+# files are hashed again.
+HASH_CACHE_FILE = "_hash_cache.parquet"
+# A file's modification time is cached with its hash only when it is this much older than the hashing:
+# a later write then gets a later time even on file systems that keep times in 2-second steps (FAT).
+MTIME_SETTLED_NS = 2_000_000_000
+# Set to 1 to hash every landing file on every run, trusting no cached (size, modification time).
+REHASH_ENV = "C360_LANDING_REHASH"
 
 
 @dataclass
@@ -160,15 +171,98 @@ def _recover_interrupted_swaps(entity_root: Path) -> None:
         else:
             shutil.rmtree(old, ignore_errors=True)
     for tmp in entity_root.glob(".tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:  # a hash cache being written (its writer then only misses the cache) or left by a crash
+            tmp.unlink(missing_ok=True)
 
 
-def _sha256_all(files: Sequence[LandingFile]) -> dict[Path, str]:
-    """Content hash of every file, on as many threads as cores (hashlib and file reads release the GIL)."""
+def _hash_file(f: LandingFile) -> tuple[str, int | None]:
+    """The file's sha256, and the modification time that may stand for these bytes later (else None).
+
+    The time stands for the bytes only when the file had it at the scan and it is older than the hashing
+    by MTIME_SETTLED_NS: a write during or after the hashing then leaves a later time. (A write in the same
+    time step as the hashing is the "racy" case that version control systems guard the same way.)
+    """
+    started = time.time_ns()
+    before = os.stat(f.path)
+    digest = f.sha256()
+    settled = (
+        before.st_mtime_ns == f.mtime_ns and before.st_size == f.size
+        and before.st_mtime_ns < started - MTIME_SETTLED_NS
+    )
+    return digest, before.st_mtime_ns if settled else None
+
+
+def _hash_all(files: Sequence[LandingFile]) -> dict[Path, tuple[str, int | None]]:
+    """_hash_file of every file, on as many threads as cores (hashlib and file reads release the GIL)."""
     if len(files) < 2:
-        return {f.path: f.sha256() for f in files}
+        return {f.path: _hash_file(f) for f in files}
     with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
-        return dict(zip((f.path for f in files), pool.map(LandingFile.sha256, files), strict=True))
+        return dict(zip((f.path for f in files), pool.map(_hash_file, files), strict=True))
+
+
+def _read_hash_cache(con, entity_root: Path) -> dict[str, tuple[int, int, str]]:
+    """file -> (size, mtime_ns, sha256) from the entity's hash cache; empty when absent or unreadable."""
+    path = entity_root / HASH_CACHE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        rows = con.execute("SELECT file, size_bytes, mtime_ns, sha256 FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error:
+        return {}
+    return {file: (size, mtime, sha) for file, size, mtime, sha in rows}
+
+
+def _write_hash_cache(con, entity_root: Path, entries: dict[str, tuple[int, int, str]]) -> None:
+    """Replace the entity's hash cache whole (a new file renamed over the old: readers never see half).
+
+    Best effort: a cache that cannot be written (or a concurrent writer's that wins) costs only hashing.
+    """
+    tmp = entity_root / f".tmp-{uuid.uuid4().hex[:12]}{HASH_CACHE_FILE}"
+    files = sorted(entries)
+    try:
+        entity_root.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            "COPY (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::BIGINT[]) AS size_bytes, "
+            "unnest(?::BIGINT[]) AS mtime_ns, unnest(?::VARCHAR[]) AS sha256) "
+            f"TO '{_sql_path(tmp)}' (FORMAT parquet)",
+            [files, *[[entries[f][i] for f in files] for i in range(3)]],
+        )
+        os.replace(tmp, entity_root / HASH_CACHE_FILE)
+    except (OSError, duckdb.Error):
+        tmp.unlink(missing_ok=True)
+
+
+def hash_landing_files(con, raw_root: Path, entity: Entity, files: Sequence[LandingFile],
+                       wanted: Sequence[LandingFile]) -> dict[Path, str]:
+    """sha256 of each `wanted` file: from the entity's hash cache when the file's size and modification time
+    are those it had when hashed (the quick check of rsync and version control: re-delivering a file
+    rewrites it and changes its time), else by reading it. Settled new hashes are added to the cache, and
+    files no longer in `files` (the entity's whole landing folder) dropped from it. C360_LANDING_REHASH=1
+    reads every file."""
+    entity_root = raw_root / entity.name
+    rehash = os.environ.get(REHASH_ENV, "") not in ("", "0")
+    cache = _read_hash_cache(con, entity_root)
+    digests: dict[Path, str] = {}
+    for f in wanted:
+        cached = cache.get(f.rel_path)
+        if cached and cached[:2] == (f.size, f.mtime_ns) and not rehash:
+            digests[f.path] = cached[2]
+    hashed = _hash_all([f for f in wanted if f.path not in digests])
+    by_path = {f.path: f for f in wanted}
+    landed = {f.rel_path for f in files}
+    kept = {rel: entry for rel, entry in cache.items() if rel in landed}
+    for path, (digest, mtime) in hashed.items():
+        digests[path] = digest
+        rel = by_path[path].rel_path
+        if mtime is not None:
+            kept[rel] = (by_path[path].size, mtime, digest)
+        else:  # rewritten moments ago: hashed again next time
+            kept.pop(rel, None)
+    if kept != cache:
+        _write_hash_cache(con, entity_root, kept)
+    return digests
 
 
 def plan_partitions(
@@ -191,7 +285,7 @@ def plan_partitions(
     decided: list[PartitionResult] = []
     to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
     wanted = sorted(set(days))
-    digests = _sha256_all([f for day in wanted for f in by_day.get(day, [])])
+    digests = hash_landing_files(con, raw_root, entity, files, [f for day in wanted for f in by_day.get(day, [])])
     for day in wanted:
         landed = by_day.get(day, [])
         previous = manifest.get(day, {})
