@@ -10,6 +10,8 @@ Each run is a child process (wall seconds and peak RSS of it and its dbt process
 read back from the run's Dagster steps, summed by stage; `dbt itself` is what dbt reports for its own work
 (run_results.json), the rest of the dbt steps is starting dbt and streaming its events into Dagster; `outside
 the Dagster run` is parsing the project and setting the run up. Not a test: no thresholds here.
+The runs get this shell's tuning variables (C360_DUCKDB_MEMORY_LIMIT, C360_DBT_THREADS, ...; the table says
+which), never its locations: the benchmark's own home and landing zone.
 """
 
 from __future__ import annotations
@@ -52,9 +54,20 @@ def stage_of(step_key: str) -> str:
     return next((stage for prefix, stage in STAGE_OF_STEP if step_key.startswith(prefix)), "other")
 
 
+# Where a run reads and writes (Settings.from_env, Dagster's instance): set by the benchmark, never inherited.
+LOCATION_VARIABLES = ("C360_HOME", "LANDING_ROOT", "DUCKDB_DATABASE", "SERVING_DATABASE", "DAGSTER_HOME",
+                      "C360_SPARK_HOME")
+
+
+def tuning_variables() -> dict[str, str]:
+    """This shell's C360_ settings the runs inherit (memory limit, dbt threads, engine, ...)."""
+    return {k: v for k, v in sorted(os.environ.items())
+            if k.startswith("C360_") and k not in LOCATION_VARIABLES}
+
+
 def stage_run(args) -> dict:
     """One `c360 run` in a child process; its wall time and the peak RSS of it and its dbt processes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("C360_", "DAGSTER_", "DUCKDB_"))}
+    env = {k: v for k, v in os.environ.items() if k not in LOCATION_VARIABLES}
     env.update({"C360_HOME": args.home, "LANDING_ROOT": str(Path(args.workdir) / "landing")})
     cli = [sys.executable, "-m", "orchestration.cli", "run", *(["--as-of", args.as_of] if args.as_of else [])]
     started = time.perf_counter()
@@ -126,7 +139,8 @@ def main() -> None:
     first = breakdown(home, runs["first run"]["seconds"])
     runs["one new day"] = child(args, home, None)
     daily = breakdown(home, runs["one new day"]["seconds"])
-    print(f"`c360 run` at {args.tier} (export dates up to {last}), {date.today()}\n")
+    settings = ", ".join(f"{k}={v}" for k, v in tuning_variables().items()) or "defaults"
+    print(f"`c360 run` at {args.tier} (export dates up to {last}), {date.today()}; settings: {settings}\n")
     print("| | first run | one new day |\n|---|---:|---:|")
     print(f"| wall seconds | {runs['first run']['seconds']:.1f} | {runs['one new day']['seconds']:.1f} |")
     print(f"| peak RSS MB | {runs['first run']['peak_rss_mb']:,.0f} | {runs['one new day']['peak_rss_mb']:,.0f} |")
