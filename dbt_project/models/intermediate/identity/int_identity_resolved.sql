@@ -1,7 +1,8 @@
 -- One row per identifier (shop customer id, normalised email, anonymous web id) with the `customer_key`
 -- of the person it belongs to: connected components of int_identity_edges, found by propagating the
--- smallest label along edges. Labels rank shop ids before emails before anonymous ids, so a person's key
--- is derived from their shop id when they have one, and is stable across rebuilds of the same input.
+-- smallest label along edges (each label as its rank: integers join and compare faster than strings).
+-- Labels rank shop ids before emails before anonymous ids, so a person's key is derived from their shop id
+-- when they have one, and is stable across rebuilds of the same input.
 -- The loop is unrolled `identity_iterations` times (portable SQL, no recursive CTE; on DuckDB each pass
 -- revisits only the neighbours of the nodes the previous pass changed: macros/identity_propagation.sql);
 -- `is_converged` tells whether another pass would still lower the identifier's label: the singular test
@@ -20,39 +21,59 @@ with edge_pairs as (
 
 ),
 
-undirected as (
-
-    select node_a, node_b from edge_pairs
-    union
-    select node_b, node_a from edge_pairs
-
-),
-
 nodes as (
 
-    select distinct node_a as node from undirected
+    select node_a as node from edge_pairs
+    union
+    select node_b from edge_pairs
 
 ),
 
--- Each node is its own neighbour too, so a label never gets worse from one pass to the next.
+-- Each node's label, and its rank in label order: labels are propagated as these integers (joins, grouping
+-- and comparisons of integers rather than strings), so the smallest rank is the smallest label. Ties (none
+-- expected: a label is made from its node) are broken by the node.
+node_ids as {{ materialized_cte() }} (
+
+    select
+        node,
+        label_text,
+        row_number() over (order by label_text, node) as node_id
+    from (
+        select
+            node,
+            case
+                when node like 'shop:%' then {{ dbt.concat(["'1:'", dbt.right(dbt.concat(["'00000000000000000000'", "substr(node, 6)"]), "20")]) }}
+                when node like 'email:%' then {{ dbt.concat(["'2:'", "node"]) }}
+                else {{ dbt.concat(["'3:'", "node"]) }}
+            end as label_text
+        from nodes
+    ) as labelled
+
+),
+
+pairs as (
+
+    select a.node_id as node_a, b.node_id as node_b
+    from edge_pairs as p
+    inner join node_ids as a on a.node = p.node_a
+    inner join node_ids as b on b.node = p.node_b
+
+),
+
+-- Both directions, and each node is its own neighbour too, so a label never gets worse from one pass to the next.
 edges as (
 
-    select node_a, node_b from undirected
+    select node_a, node_b from pairs
     union
-    select node, node from nodes
+    select node_b, node_a from pairs
+    union
+    select node_id, node_id from node_ids
 
 ),
 
 label_0 as (
 
-    select
-        node,
-        case
-            when node like 'shop:%' then {{ dbt.concat(["'1:'", dbt.right(dbt.concat(["'00000000000000000000'", "substr(node, 6)"]), "20")]) }}
-            when node like 'email:%' then {{ dbt.concat(["'2:'", "node"]) }}
-            else {{ dbt.concat(["'3:'", "node"]) }}
-        end as label
-    from nodes
+    select node_id as node, node_id as label from node_ids
 
 ),
 
@@ -76,18 +97,21 @@ erased_components as (
 
     select distinct c.label
     from components as c
-    inner join erased_nodes as d on c.node = d.node
+    inner join node_ids as n on n.node_id = c.node
+    inner join erased_nodes as d on d.node = n.node
 
 ),
 
 flagged as (
 
     select
-        c.node,
-        c.label,
+        n.node,
+        l.label_text as label,
         c.label in (select label from erased_components) as is_erased,
         u.node is null as is_converged
     from components as c
+    inner join node_ids as n on n.node_id = c.node
+    inner join node_ids as l on l.node_id = c.label
     left join unsettled as u on u.node = c.node
 
 )
