@@ -280,16 +280,20 @@ class GxRunner:
                     schema_labels[spec.index].append(label)
         rows = 0
         if data_specs and not skip_all_reason:
-            for frame in data_batches:
-                frame = vectorisable(frame)
-                rows += len(frame)
-                for specs, columns in _column_groups(suite, data_specs, frame):
-                    result = self._validate(suite, specs, frame if columns is None else frame[columns], params)
-                    meta = dict(result.meta)
-                    by_id = _by_id(result)
-                    for spec in specs:
-                        per_spec[spec.index].append(by_id[spec.uid])
-                del frame
+            # Copy-on-Write (pandas 3's default), for the batches only: a frame's column groups and GX's own
+            # subsets then share the batch's arrays instead of copying (and re-consolidating) them for every
+            # group. Same results; 20-40% less time at the large tier (README, data quality).
+            with pd.option_context("mode.copy_on_write", True):
+                for frame in data_batches:
+                    frame = vectorisable(frame)
+                    rows += len(frame)
+                    for specs, columns in _column_groups(suite, data_specs, frame):
+                        result = self._validate(suite, specs, frame if columns is None else frame[columns], params)
+                        meta = dict(result.meta)
+                        by_id = _by_id(result)
+                        for spec in specs:
+                            per_spec[spec.index].append(by_id[spec.uid])
+                    del frame
 
         records: list[CheckRecord] = []
         gx_results = []
