@@ -282,7 +282,8 @@ class GxRunner:
         if data_specs and not skip_all_reason:
             # Copy-on-Write (pandas 3's default), for the batches only: a frame's column groups and GX's own
             # subsets then share the batch's arrays instead of copying (and re-consolidating) them for every
-            # group. Same results; 10-40% less time at the large tier (README: sizing).
+            # group. Same results; 10-40% less time at the large tier (README: sizing). The option is the
+            # process's: fine while the jobs' steps run one at a time (in_process_executor).
             with pd.option_context("mode.copy_on_write", True):
                 for frame in data_batches:
                     frame = vectorisable(frame)
