@@ -131,7 +131,11 @@ def test_refused_connections_are_retried(wh):
         env = wh.env(mailchimp=server)
         wh.sync("mailchimp", env)
         wh.publish([{**r, "points": 0} for r in rows])
-        result = wh.sync("mailchimp", env, options=replace(FAST, max_attempts=8, mailchimp_batch_size=20))
+        # Waits of 25 ms and more (time scale 20, not FAST's 1000): longer than a request (20 ms), so a refused
+        # request finds a slot within its attempts however busy the machine; at FAST's scale its 7 waits
+        # could all end while 3 others were still in flight (the sync failed once in CI).
+        result = wh.sync("mailchimp", env, options=replace(FAST, time_scale=20.0, max_attempts=8,
+                                                           mailchimp_batch_size=20))
         assert result.status == "success" and server.refused > 0 and result.retried >= server.refused
         assert all(server.member(r["email"])["merge_fields"][merge_tag("points_balance")] == 0 for r in rows)
     finally:
