@@ -263,7 +263,8 @@ def test_files_outside_the_layout_are_reported_not_guessed(landing):
 
 
 def settle(path, seconds_ago=3600):
-    """Set the file's modification time back, as for a file delivered an hour before it is loaded."""
+    """Set the file's modification time `seconds_ago` back (by default as for a file delivered an hour before it
+    is loaded; a negative value sets it ahead)."""
     past = time.time_ns() - seconds_ago * 1_000_000_000
     os.utime(path, ns=(past, past))
     return path
@@ -306,8 +307,9 @@ def test_a_rerun_hashes_only_new_and_rewritten_files(landing, raw_root, tmp_path
 def test_a_file_hashed_right_after_it_was_written_is_hashed_again(landing, raw_root, reads):
     # Its modification time is not settled: a write in the same time step as the hashing could keep it.
     path = landing.jsonl("shop", "orders", "2026-02-01.jsonl", [order(1)])
-    settle(path, seconds_ago=-1)  # as if written a second from now (a slow machine could otherwise take
-    load(landing, raw_root)       # the 2 s between writing and hashing)
+    # As if written a second from now: a slow machine could otherwise take the 2 s between writing and hashing.
+    settle(path, seconds_ago=-1)
+    load(landing, raw_root)
     load(landing, raw_root)
     assert reads == ["shop/orders/2026-02-01.jsonl"] * 2
     settle(path)  # an hour later, as far as its time says: hashed once more, then trusted
