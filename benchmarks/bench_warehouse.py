@@ -8,7 +8,8 @@ in a child process so its peak RSS is its own:
   copy floor      one copy of the raw web events into a DuckDB table, with dbt's settings: what a warehouse
                   that stores the events pays at least (the aggregation pass stores nothing)
   full refresh    `dbt build --full-refresh` as of the day before the last export date
-  incremental     `dbt build` as of the last export date (incremental models add one day)
+  incremental     `dbt build` as of the last export date (incremental models add one day), with the vars of
+                  the daily Dagster run (reload_from_date: that day)
   segments        `dbt build --select segments`: the eight segment models and their tests, on the built marts
 Prints stage, rows, seconds, peak RSS, ratios to both floors. Not a test: no thresholds here.
 """
@@ -25,7 +26,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.transform.project import DBT_PROJECT_DIR, PRODUCTION_BUILD_FLAGS
+from orchestration.transform.project import DBT_PROJECT_DIR, PRODUCTION_BUILD_FLAGS, dbt_vars_args
 
 
 def _peak_rss_mb() -> float:
@@ -96,7 +97,7 @@ def stage_dbt(args) -> dict:
     target = Path(args.workdir) / "dbt-target"
     cli = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(target / "logs"), "--quiet",
-           "--vars", json.dumps({"as_of_date": args.as_of}), *PRODUCTION_BUILD_FLAGS]
+           *dbt_vars_args(args.as_of, args.reload_from), *PRODUCTION_BUILD_FLAGS]
     if args.full_refresh:
         cli.append("--full-refresh")
     if args.select:
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/c360-bench")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
+    parser.add_argument("--reload-from", help=argparse.SUPPRESS)
     parser.add_argument("--full-refresh", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--select", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -178,7 +180,7 @@ def main() -> None:
     copy_floor = child("copy_floor", args)
     full = child("dbt", args, "--as-of", (last - timedelta(days=1)).isoformat(), "--full-refresh")
     full["rows"] = _customer_rows(args)
-    incremental = child("dbt", args, "--as-of", last.isoformat())
+    incremental = child("dbt", args, "--as-of", last.isoformat(), "--reload-from", last.isoformat())
     incremental["rows"] = _customer_rows(args)
     segments = child("dbt", args, "--as-of", last.isoformat(), "--select", "segments")
     segments["rows"] = _segment_rows(args)
