@@ -73,3 +73,14 @@ def warehouse(tiny_run):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture
+def warehouse_copy(tiny_run, tmp_path):
+    """A writable copy of the tiny run's warehouse (its raw views read the run's lake, left untouched)."""
+    import shutil
+
+    home, _ = tiny_run
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(home / "warehouse.duckdb", copy)
+    return copy

@@ -8,25 +8,14 @@ older rows; without it, the whole table.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import duckdb
-import pytest
 from warehouse_helpers import run_dbt
 
 WEB = "intermediate.int_web_events_enriched"
 EMAIL = "intermediate.int_email_events_enriched"
 MARGIN_DAYS = 3 + 7  # the test's default: engagement_lookback_days (3) + 7
-
-
-@pytest.fixture
-def warehouse_copy(tiny_run, tmp_path):
-    """A writable copy of the tiny run's warehouse (its raw views read the run's lake, left untouched)."""
-    home, _ = tiny_run
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(home / "warehouse.duckdb", copy)
-    return copy
 
 
 def unique_since_reload_failures(database, work, reload_from: date | None) -> dict[str, int]:

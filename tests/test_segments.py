@@ -131,15 +131,6 @@ def test_history_recorded_the_first_run(warehouse):
 
 # ---- the generic tests can fail ------------------------------------------------------------------------
 
-@pytest.fixture
-def warehouse_copy(tiny_run, tmp_path):
-    """A writable copy of the tiny run's warehouse (its raw views read the run's lake, left untouched)."""
-    home, _ = tiny_run
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(home / "warehouse.duckdb", copy)
-    return copy
-
-
 def failing_tests(result) -> dict[str, int]:
     """Failed tests of a dbt invocation, by name, with their failure count."""
     return {r.node.name: r.failures for r in result.result.results if r.status in ("fail", "error")}
