@@ -42,11 +42,8 @@ where t.{{ date_column }} < {{ since }}
 
 {%- else %}
 
-select {{ column_name }} as key_value, count(*) as rows_with_this_value
-from {{ model }}
-where {{ column_name }} is not null
-group by {{ column_name }}
-having count(*) > 1
+{#- the whole table: dbt's own unique test -#}
+{{ adapter.dispatch('test_unique', 'dbt')(model, column_name) }}
 
 {%- endif %}
 {% endtest %}
