@@ -3,13 +3,47 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-# The first day Dagster offers as a partition. Landing files dated earlier are reported, not loaded;
-# set C360_PARTITION_START for a brand with a longer history.
+# The first day Dagster offers as a partition when C360_PARTITION_START is unset and neither the landing zone
+# nor the lake has a dated file yet (otherwise the earliest export date found is the start: a brand's first
+# run loads all of its history).
 DEFAULT_PARTITION_START = "2024-01-01"
+
+# `<YYYY-MM-DD>[-<part>].<ext>` landing file names and `dt=YYYY-MM-DD` lake folders (LANDING_ZONE.md).
+_LANDING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-.+?)?\.(?:jsonl|csv)(?:\.gz)?$")
+_LAKE_DATE = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def _dates_in(folders, pattern: re.Pattern) -> set[date]:
+    found: set[date] = set()
+    for folder in folders:
+        try:
+            names = [entry.name for entry in os.scandir(folder)]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            match = pattern.match(name)
+            if match:
+                try:
+                    found.add(date.fromisoformat(match[1]))
+                except ValueError:
+                    continue  # not a calendar date: the landing scan reports the file
+    return found
+
+
+def earliest_export_date(landing_root: Path, raw_root: Path) -> date | None:
+    """The earliest export date of a landing file (`<source>/<entity>/<date>...` of a known entity) or of a
+    loaded raw partition (`<raw>/<source>__<entity>/dt=<date>`, kept when the landing zone drops old files);
+    None when there is neither. A directory listing only: no file is opened."""
+    from orchestration.ingestion.entities import ENTITIES
+
+    landing = _dates_in((landing_root / e.source / e.entity for e in ENTITIES), _LANDING_DATE)
+    lake = _dates_in((raw_root / e.name for e in ENTITIES), _LAKE_DATE)
+    return min(landing | lake, default=None)
 
 
 @dataclass(frozen=True)
@@ -44,13 +78,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read the settings from environment variables, with the documented defaults."""
+        """Read the settings from environment variables, with the documented defaults (the partition start:
+        C360_PARTITION_START, else the earliest export date in the landing zone or the lake)."""
         env = dict(os.environ if env is None else env)
         home = Path(env.get("C360_HOME") or "./data").resolve()
+        landing_root = Path(env.get("LANDING_ROOT") or home / "landing").resolve()
+        start = env.get("C360_PARTITION_START")
+        if not start:
+            earliest = earliest_export_date(landing_root, home / "lake" / "raw")
+            start = earliest.isoformat() if earliest else DEFAULT_PARTITION_START
         return cls(
             home=home,
-            landing_root=Path(env.get("LANDING_ROOT") or home / "landing").resolve(),
+            landing_root=landing_root,
             duckdb_database=Path(env.get("DUCKDB_DATABASE") or home / "warehouse.duckdb").resolve(),
             serving_database=Path(env.get("SERVING_DATABASE") or home / "serving.duckdb").resolve(),
-            partition_start=env.get("C360_PARTITION_START") or DEFAULT_PARTITION_START,
+            partition_start=start,
         )
