@@ -52,6 +52,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     out = Path(args.out).resolve() if args.out else settings.landing_root
+    if not args.no_disk_check:
+        from orchestration.disk import disk_problem, generate_bytes_needed
+
+        problem = disk_problem(out, generate_bytes_needed(args.tier, args.days, args.gzip),
+                               f"generate --tier {args.tier} --days {args.days}")
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     dirt = DirtRates.none() if args.clean else DirtRates()
     # The generator logs each stage and entity as it finishes: progress on the terminal (stderr).
     progress = logging.StreamHandler(sys.stderr)
@@ -140,6 +148,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if locked:
         print(f"error: {locked}", file=sys.stderr)
         return 2
+    if not args.no_disk_check and not settings.duckdb_database.exists():
+        from orchestration.disk import disk_problem, first_run_bytes_needed
+
+        # A first run builds everything from the whole history: the raw layer, the warehouse and its spill.
+        problem = disk_problem(settings.duckdb_database.parent, first_run_bytes_needed(scan),
+                               f"a first run over {settings.landing_root}")
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to)
     print(outcome.render())
     return 0 if outcome.ok else 1
@@ -175,23 +192,48 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"  {key}: not drawn, missing input ({reason})")
     for key, error in result.failed.items():
         print(f"  {key}: could not be drawn ({error})")
-    return 0
+    # A section that failed to draw is a bug or bad data, not a missing input: say so in the exit status.
+    return 1 if result.failed else 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("customer360")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+TIER_HELP = """\
+size of the sample, for 365 days (default demo): tiny = 300 customers, 15 MB, 2 s; demo = 20,000 customers,
+1.1 GB, 15 s, a first `c360 run` about 4 min; large = 1M customers and 50M web events: about 41 GB of disk
+(another ~40 GB free for the first `c360 run`), ~10 min and up to 12 GB of memory to generate
+(C360_GENERATOR_MEMORY lowers it), ~30 min for the first run"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `c360`."""
-    parser = argparse.ArgumentParser(prog="c360", description="Customer-360 warehouse")
+    parser = argparse.ArgumentParser(
+        prog="c360", description="Customer-360 warehouse: landing zone -> DuckDB -> dbt marts -> audited segments "
+        "-> email tools. Start with `c360 generate --tier demo` then `c360 run`.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write a sample landing zone")
-    gen.add_argument("--tier", choices=["tiny", "demo", "large"], default="demo")
+    gen = sub.add_parser("generate", help="write a sample landing zone",
+                         description="Write a deterministic, deliberately dirty sample landing zone (with the "
+                         "personas of the design). Refuses to start when the disk has too little free space.")
+    gen.add_argument("--tier", choices=["tiny", "demo", "large"], default="demo", help=TIER_HELP)
     gen.add_argument("--days", type=int, default=365, help="number of export days (default 365)")
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--seed", type=int, default=42,
+                     help="random seed (default 42): the same tier, days, seed and end date write the same bytes")
     gen.add_argument("--out", help="landing root to write (default: $LANDING_ROOT)")
     gen.add_argument("--end-date", type=_date, default=date(2026, 10, 31),
                      help="last export date (default 2026-10-31, so output is reproducible)")
     gen.add_argument("--gzip", action="store_true", help="write .gz files")
     gen.add_argument("--clean", action="store_true", help="inject no dirt")
+    gen.add_argument("--no-disk-check", action="store_true",
+                     help="write even when the free disk looks too small for the tier")
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="ingest, build, audit, publish and sync")
@@ -202,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="date_from", type=_date, help="backfill: first export date to (re)load")
     run.add_argument("--to", dest="date_to", type=_date,
                      help="backfill: last export date to (re)load (the build is as of it unless --as-of)")
+    run.add_argument("--no-disk-check", action="store_true",
+                     help="start a first run even when the free disk beside the warehouse looks smaller than "
+                     "the landing zone (a first run writes about as much as the landing files hold)")
     run.set_defaults(func=cmd_run)
 
     sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")
@@ -211,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--force", action="store_true", help="send even when the circuit breaker would stop it")
     sync.set_defaults(func=cmd_sync)
 
-    report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb")
+    report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb",
+                            description="(Re)write the HTML run report from serving.duckdb. Exits 1 when a "
+                            "section could not be drawn (a section missing its input is only listed).")
     report.add_argument("--out", help="where to write it (default: $C360_HOME/docs/report.html)")
     report.set_defaults(func=cmd_report)
     return parser
