@@ -345,7 +345,19 @@ def test_the_serving_file_is_opened_read_only(tmp_path):
 # --- headless Chromium ---------------------------------------------------------------------------------------
 
 CHROMIUM = find_chromium()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not found: apt-get install -y chromium")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary. Without one the browser tests fail, never skip: the README's test command
+    (scripts/test.sh) installs it, so a missing browser is a broken set-up, not an optional extra."""
+    if CHROMIUM is None:
+        pytest.fail("chromium not found: `bash scripts/test.sh` installs it (or apt-get install -y chromium, "
+                    "or set C360_CHROMIUM)")
+    return CHROMIUM
+
+
+needs_chromium = pytest.mark.usefixtures("chromium")
 CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
 PROBE = """<script nonce="probe">window.addEventListener("load", () => {
   const charts = [...document.querySelectorAll("img[data-chart]")];
