@@ -11,12 +11,14 @@ from dagster import (
     BetaWarning,
     Definitions,
     JobDefinition,
+    PreviewWarning,
     define_asset_job,
     in_process_executor,
 )
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
+from orchestration.conventions import apply_conventions
 from orchestration.ingestion.assets import build_raw_assets
 from orchestration.settings import Settings
 
@@ -75,7 +77,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         executor_def=in_process_executor,
         description="Sync the published segments to their destinations (what `c360 sync` runs).",
     )
-    return Definitions(
+    definitions = Definitions(
         assets=[
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
             *activation, report, build_dbt_docs_asset(settings, [serving.key]),
@@ -89,6 +91,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             "dbt": DbtCliResource(project_dir=dbt_project(), target=dbt_target()),
         },
     )
+    # Owners and the `pii` tag on every asset, derived in one place (orchestration/conventions.py). Dagster
+    # marks the mapping as a preview API; the warning would reach every user's console at each load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+        return definitions.map_asset_specs(func=apply_conventions(manifest))
 
 
 defs = build_definitions()
