@@ -2,8 +2,9 @@
 
 `serving.duckdb` is rebuilt from the working warehouse into a temporary file next to it, checked, then
 renamed over the old one. A reader that holds the old file open keeps reading the old version (the rename
-replaces the directory entry, not the bytes it has open); a reader that opens it afterwards gets the new
-one; nobody ever sees half of each. The working warehouse is never opened by BI.
+replaces the directory entry, not the bytes it has open), and so does a new connection of its process while one
+is open (DuckDB shares one database per file and process); a reader that opens it afterwards gets the new one;
+nobody ever sees half of each. The working warehouse is never opened by BI.
 
 The file is written in DuckDB 1.0's storage format (SERVING_STORAGE_VERSION), which every DuckDB 1.x and 2.x
 reader opens: BI tools bundle a 1.x DuckDB (JDBC, Node) that refuses 2.0's format. The dbt docs' table and column
