@@ -1,8 +1,8 @@
 """serving.duckdb opened by the DuckDB that BI tools bundle: a DuckDB 1.x installed from the package registry in a
 virtual environment of its own (cached in pytest's cache folder), apart from the project's DuckDB 2.0 writer.
 
-1.1.3 is the oldest 1.x the README promises (bundled by BI drivers of late 2024); 1.5.6 is the newest 1.x. Both
-must open the published file, read every column of every table, and see the dbt docs as comments."""
+1.1.3 is the oldest reader the README promises, 1.5.6 the newest 1.x. Both must open the published file, read every
+column of every table, and see the dbt docs as comments."""
 
 from __future__ import annotations
 
