@@ -43,6 +43,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
+    from orchestration.publish.serving import dbt_descriptions
     from orchestration.quality.checks import build_quality_checks
     from orchestration.report.assets import build_report_asset
     from orchestration.report.dbt_docs import build_dbt_docs_asset
@@ -56,7 +57,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     manifest = json.loads(dbt_project().manifest_path.read_text())
     segment_history = build_segment_history_asset(manifest)
     serving = build_serving_asset(
-        settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
+        settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys]), dbt_descriptions(manifest)
     )
     activation = build_activation_assets(manifest, settings)
     # Last in the run: after publish and every sync.

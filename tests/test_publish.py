@@ -16,7 +16,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, Definitions,
 from dagster_duckdb import DuckDBResource
 
 from orchestration.publish.assets import build_serving_asset
-from orchestration.publish.serving import publish_serving
+from orchestration.publish.serving import dbt_descriptions, publish_serving
 from orchestration.settings import Settings
 
 
@@ -156,3 +156,74 @@ def test_a_failed_blocking_check_upstream_stops_publish(tmp_path, monkeypatch, b
         assert not result.success
         assert serving.key not in published
         assert digest(settings.serving_database) == before
+
+
+def storage_version(path: Path) -> str:
+    con = duckdb.connect()
+    con.execute("attach ? as s (read_only)", [str(path)])
+    tags = con.execute("select tags from duckdb_databases() where database_name = 's'").fetchone()[0]
+    con.close()
+    return tags["storage_version"]
+
+
+def test_serving_is_written_in_duckdb_1_0_storage_format_and_the_warehouse_is_not(tmp_path):
+    make_warehouse(tmp_path / "w.duckdb", 5)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    publish_serving(con, tmp_path / "serving.duckdb")
+    con.close()
+    assert storage_version(tmp_path / "serving.duckdb") == "v1.0.0+"
+    assert storage_version(tmp_path / "w.duckdb") != "v1.0.0+"  # only what BI opens is held back
+
+
+MANIFEST = {
+    "nodes": {
+        "model.c360.customer_360": {
+            "resource_type": "model", "schema": "marts", "name": "customer_360", "alias": "customer_360",
+            "description": "One row per person.\n",
+            "columns": {"customer_key": {"name": "customer_key", "description": "The person's key; it's stable."},
+                        "gone": {"name": "gone", "description": "A column the table no longer has."}},
+        },
+        "model.c360.fct_orders": {"resource_type": "model", "schema": "marts", "name": "fct_orders",
+                                  "alias": "fct_orders", "description": "", "columns": {}},
+        "model.c360.stg_private": {"resource_type": "model", "schema": "staging", "name": "private", "alias": "private",
+                                   "description": "Not published.", "columns": {}},
+        "test.c360.unique": {"resource_type": "test", "schema": "marts", "name": "customer_360",
+                             "description": "A test, not a relation.", "columns": {}},
+    },
+    "sources": {
+        "source.c360.segments.seg_all": {"resource_type": "source", "schema": "segments", "name": "seg_all",
+                                         "identifier": "seg_all", "description": "Everyone.",
+                                         "columns": {"CUSTOMER_KEY": {"description": "Who."}}},
+    },
+}
+
+
+def test_dbt_descriptions_become_comments_on_the_published_tables_and_columns(tmp_path):
+    docs = dbt_descriptions(MANIFEST)
+    assert sorted(docs) == ["marts.customer_360", "marts.fct_orders", "segments.seg_all"]
+    make_warehouse(tmp_path / "w.duckdb", 5)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    publish_serving(con, tmp_path / "serving.duckdb", docs=docs)
+    con.close()
+    serving = duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True)
+    tables = dict(serving.execute("select schema_name || '.' || table_name, comment from duckdb_tables()").fetchall())
+    columns = dict(serving.execute("select schema_name || '.' || table_name || '.' || column_name, comment "
+                                   "from duckdb_columns() where not internal").fetchall())
+    serving.close()
+    assert tables == {"marts.customer_360": "One row per person.", "marts.fct_orders": None,
+                      "segments.seg_all": "Everyone."}
+    assert columns == {"marts.customer_360.customer_key": "The person's key; it's stable.",
+                       "marts.fct_orders.order_key": None, "segments.seg_all.customer_key": "Who."}
+
+
+def test_a_column_of_a_type_duckdb_1x_readers_cannot_read_stops_the_publish(tmp_path):
+    make_warehouse(tmp_path / "w.duckdb", 5)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    publish_serving(con, tmp_path / "serving.duckdb")
+    before = digest(tmp_path / "serving.duckdb")
+    con.execute("create table marts.events as select now()::timestamptz_ns as at, {'variant': 1} as ok")
+    with pytest.raises(RuntimeError, match=r"marts\.events\.at TIMESTAMPTZ_NS$"):
+        publish_serving(con, tmp_path / "serving.duckdb")
+    con.close()
+    assert digest(tmp_path / "serving.duckdb") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "w.duckdb"]

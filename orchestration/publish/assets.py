@@ -4,13 +4,13 @@ them, so a failed audit in the run means serving.duckdb is not touched.
 No `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.publish.serving import PUBLISHED_SCHEMAS, publish_serving
+from orchestration.publish.serving import PUBLISHED_SCHEMAS, RelationDocs, publish_serving
 from orchestration.settings import Settings
 
 SERVING = AssetKey(["serving", "serving_duckdb"])
@@ -27,8 +27,11 @@ def published_asset_keys(manifest: dict, extra: Sequence[AssetKey] = ()) -> list
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
-def build_serving_asset(settings: Settings, upstream: Sequence[AssetKey]):
-    """The asset that rebuilds serving.duckdb from the audited warehouse and swaps it in atomically."""
+def build_serving_asset(
+    settings: Settings, upstream: Sequence[AssetKey], docs: Mapping[str, RelationDocs] | None = None
+):
+    """The asset that rebuilds serving.duckdb from the audited warehouse and swaps it in atomically; `docs` (the
+    dbt docs, publish.serving.dbt_descriptions) become the tables' and columns' comments."""
 
     @asset(
         key=SERVING,
@@ -45,7 +48,7 @@ def build_serving_asset(settings: Settings, upstream: Sequence[AssetKey]):
     def serving_duckdb(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
         """Publish the audited marts, segments, predictions, audit and activation tables."""
         with warehouse.get_connection() as con:
-            result = publish_serving(con, settings.serving_database)
+            result = publish_serving(con, settings.serving_database, docs=docs)
         context.log.info(f"published {len(result.tables)} tables, {result.rows} rows to {result.path}")
         return MaterializeResult(metadata={
             "path": MetadataValue.path(str(result.path)),
