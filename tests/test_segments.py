@@ -152,6 +152,68 @@ def test_segment_rules_catch_a_subscribed_promotion_and_a_consent_breach(warehou
     assert any(name.startswith("segment_rules_seg_referral_invite") for name in failed), failed
 
 
+FEATURED_SEGMENT_SQL = """
+with candidates as (
+    select customer_key, 'featured' as segment_reason, 'filters' as featured_category
+    from {{ ref('customer_360') }}
+)
+{{ segment_members('candidates', ['segment_reason', 'featured_category']) }}
+"""
+FEATURED_SEGMENT_YML = """
+  - name: seg_featured_category
+    config:
+      meta:
+        segment: {purpose: marketing, holdout_share: 0.1, promotes: {category: featured_category}}
+        activation: {identifier: email, mode: upsert, destinations: [file], fields: {category: featured_category}}
+    data_tests: [segment_rules, segment_holdout_stable]
+    columns:
+      - {name: customer_key}
+      - {name: email}
+      - {name: first_name}
+      - {name: email_consent}
+      - {name: is_holdout}
+      - {name: segment_reason}
+      - {name: featured_category}
+      - {name: as_of_date}
+"""
+
+
+def test_a_segment_promoting_under_its_own_column_name_is_held_to_marshalls_rule(warehouse_copy, tmp_path):
+    """Marshall's rule follows the declaration (meta.segment.promotes), not the column's name: a new segment
+    offering 'filters' under `featured_category` leaves out everyone who subscribes to filters, and its
+    segment_rules test catches a subscriber put back in."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "models" / "segments" / "seg_featured_category.sql").write_text(FEATURED_SEGMENT_SQL)
+    yml = project / "models" / "segments" / "_segments__models.yml"
+    yml.write_text(yml.read_text().rstrip("\n") + "\n" + FEATURED_SEGMENT_YML)
+    as_of = json.dumps({"as_of_date": "2026-10-31"})
+
+    built = run_dbt(warehouse_copy, tmp_path, "run", "--select", "seg_featured_category", "--vars", as_of,
+                    project_dir=project)
+    assert built.success, built.exception
+    con = duckdb.connect(str(warehouse_copy))
+    members = con.execute("SELECT count(*) FROM segments.seg_featured_category").fetchone()[0]
+    subscribers_in = con.execute(
+        "SELECT count(*) FROM segments.seg_featured_category AS s JOIN intermediate.int_subscriptions_resolved AS"
+        " sub ON sub.customer_key = s.customer_key AND sub.is_active AND sub.category = 'filters'").fetchone()[0]
+    subscribers = con.execute("SELECT count(DISTINCT customer_key) FROM intermediate.int_subscriptions_resolved "
+                              "WHERE is_active AND category = 'filters'").fetchone()[0]
+    marshall = con.execute("SELECT customer_key FROM marts.customer_360 WHERE email = ?",
+                           [EMAILS["marshall"]]).fetchone()[0]
+    assert members > 0 and subscribers > 0 and subscribers_in == 0
+    assert con.execute("SELECT count(*) FROM segments.seg_featured_category WHERE customer_key = ?",
+                       [marshall]).fetchone()[0] == 0
+
+    con.execute("INSERT INTO segments.seg_featured_category SELECT customer_key, email, first_name, email_consent,"
+                " false, 'featured', 'filters', as_of_date FROM marts.customer_360 WHERE customer_key = ?", [marshall])
+    con.close()
+    tested = run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_featured_category", "--vars", as_of,
+                     project_dir=project)
+    failed = failing_tests(tested)
+    assert any(name.startswith("segment_rules_seg_featured_category") for name in failed), failed
+
+
 def test_segment_holdout_stable_fails_when_a_recorded_holdout_flips(warehouse_copy, tmp_path):
     con = duckdb.connect(str(warehouse_copy))
     con.execute("UPDATE segments.segment_memberships SET is_holdout = NOT is_holdout "
@@ -210,6 +272,9 @@ def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):
     text = yml.read_text()
     text = text.replace("purpose: service", "purpose: servise", 1)
     text = text.replace("points_balance: loyalty_points_balance", "points_balance: loyalty_points", 1)
+    # seg_nurture_engaged_prospects declares nothing; seg_referral_invite a column it does not have
+    text = text.replace("          promotes: {category: recommended_category}\n", "", 1)
+    text = text.replace("promotes: none ", "promotes: {category: top_category} ", 1)
     yml.write_text(text)
     from dbt.cli.main import dbtRunner
 
@@ -223,6 +288,8 @@ def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):
     message = (tmp_path / "logs" / "dbt.log").read_text()
     assert "seg_service_recovery: meta.segment.purpose must be marketing or service, got servise" in message
     assert "seg_points_expiring: meta.activation.fields.points_balance: loyalty_points is not a column" in message
+    assert "seg_nurture_engaged_prospects: meta.segment.promotes is required for a marketing segment" in message
+    assert "seg_referral_invite: meta.segment.promotes.category: top_category is not a column" in message
 
 
 def test_the_manifest_lists_every_segment_with_its_settings(tiny_run):
