@@ -129,6 +129,65 @@ def test_history_recorded_the_first_run(warehouse):
     assert open_rows == sum(sizes.values())
 
 
+# ---- Naomi's triggers, one at a time ---------------------------------------------------------------------
+
+def _new_key(con, table: str, column: str, label: str):
+    """A key not yet in `table.column`: a label for a text key, the next number for a numeric one."""
+    kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_schema || '.' || table_name"
+                       " = ? AND column_name = ?", [table, column]).fetchone()[0]
+    return label if kind == "VARCHAR" else con.execute(f"SELECT max({column}) + 1 FROM {table}").fetchone()[0]
+
+
+def test_each_negative_experience_moves_a_marketing_member_into_service_recovery(warehouse_copy, tmp_path):
+    """A low review, a bad CSAT, a late delivery and a refund, each given to a different marketing member who
+    had none: each one alone takes that member out of every marketing segment and into service recovery with
+    that reason (CUSTOMER_360.md, Naomi)."""
+    con = duckdb.connect(str(warehouse_copy))
+    marketing = " UNION ".join(f"SELECT customer_key FROM segments.{name}" for name in sorted(MARKETING))
+    people = con.execute(f"""
+        SELECT c.customer_key, c.email, c.shop_customer_id,
+               (SELECT max(o.order_key) FROM intermediate.int_orders_unioned AS o
+                WHERE o.customer_key = c.customer_key AND NOT o.has_late_delivery AND NOT o.is_refunded) AS order_key
+        FROM marts.customer_360 AS c
+        WHERE c.customer_key IN ({marketing}) AND c.shop_customer_id IS NOT NULL
+            AND c.customer_key NOT IN (SELECT customer_key FROM segments.seg_service_recovery)
+            AND c.last_negative_experience_at IS NULL
+        ORDER BY c.customer_key""").fetchall()
+    people = [p for p in people if p[3] is not None][:4]
+    assert len(people) == 4, "the tiny run should have four marketing members without a negative experience"
+    (review, csat, late, refund) = people
+    con.execute("INSERT INTO staging.stg_reviews__reviews SELECT * REPLACE (? AS review_id, ? AS customer_id,"
+                " ? AS email, 1 AS rating, TIMESTAMP '2026-10-29 10:00:00' AS created_at,"
+                " TIMESTAMP '2026-10-29 10:00:00' AS updated_at) FROM staging.stg_reviews__reviews LIMIT 1",
+                [_new_key(con, "staging.stg_reviews__reviews", "review_id", "naomi-trigger-review"), review[2],
+                 review[1]])
+    con.execute("INSERT INTO staging.stg_support__tickets SELECT * REPLACE (? AS ticket_id, ? AS email,"
+                " 'bad' AS satisfaction, TIMESTAMP '2026-10-28 10:00:00' AS solved_at,"
+                " TIMESTAMP '2026-10-28 10:00:00' AS updated_at) FROM staging.stg_support__tickets LIMIT 1",
+                [_new_key(con, "staging.stg_support__tickets", "ticket_id", "naomi-trigger-csat"), csat[1]])
+    con.execute("UPDATE intermediate.int_orders_unioned SET has_late_delivery = true,"
+                " delivered_at = TIMESTAMP '2026-10-27 10:00:00' WHERE order_key = ?", [late[3]])
+    con.execute("UPDATE intermediate.int_orders_unioned SET is_refunded = true,"
+                " last_refunded_at = TIMESTAMP '2026-10-26 10:00:00' WHERE order_key = ?", [refund[3]])
+    con.close()
+
+    rebuilt = run_dbt(warehouse_copy, tmp_path, "run", "--select",
+                      "int_negative_experiences int_customer_experience customer_360 path:models/segments",
+                      "--vars", json.dumps({"as_of_date": "2026-10-31"}))
+    assert rebuilt.success, rebuilt.exception
+    con = duckdb.connect(str(warehouse_copy))
+    try:
+        for reason, (customer_key, *_) in zip(["review", "csat", "late_delivery", "refund"], people, strict=True):
+            recovery = con.execute("SELECT negative_experience_reason FROM segments.seg_service_recovery"
+                                   " WHERE customer_key = ?", [customer_key]).fetchall()
+            assert recovery == [(reason,)], reason
+            still = [name for name in sorted(MARKETING) if con.execute(
+                f"SELECT count(*) FROM segments.{name} WHERE customer_key = ?", [customer_key]).fetchone()[0]]
+            assert still == [], (reason, still)
+    finally:
+        con.close()
+
+
 # ---- the generic tests can fail ------------------------------------------------------------------------
 
 def failing_tests(result) -> dict[str, int]:
