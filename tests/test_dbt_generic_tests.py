@@ -76,3 +76,15 @@ def test_a_duplicate_among_older_rows_is_found_by_the_whole_table_test(warehouse
     assert unique_since_reload_failures(warehouse_copy, tmp_path, reload_from)["int_web_events_enriched"] == 0
     # without the var (dbt by hand) the whole table is checked
     assert unique_since_reload_failures(warehouse_copy, tmp_path, None)["int_web_events_enriched"] == 1
+
+
+
+def test_every_dbt_unit_test_passes_on_duckdb(warehouse_copy, tmp_path):
+    """Every unit test of the project runs on DuckDB too, not only in the Spark build (test_spark): on the tiny
+    run's warehouse, whose models give the fixtures their columns."""
+    result = run_dbt(warehouse_copy, tmp_path, "test", "--select", "test_type:unit")
+    assert result.success, [(r.node.name, r.message) for r in result.result.results if r.status != "pass"]
+    ran = {r.node.name for r in result.result.results if r.status == "pass"}
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    declared = {node["name"] for node in manifest["unit_tests"].values()}
+    assert ran == declared and len(declared) >= 20

@@ -129,6 +129,65 @@ def test_history_recorded_the_first_run(warehouse):
     assert open_rows == sum(sizes.values())
 
 
+# ---- Naomi's triggers, one at a time ---------------------------------------------------------------------
+
+def _new_key(con, table: str, column: str, label: str):
+    """A key not yet in `table.column`: a label for a text key, the next number for a numeric one."""
+    kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_schema || '.' || table_name"
+                       " = ? AND column_name = ?", [table, column]).fetchone()[0]
+    return label if kind == "VARCHAR" else con.execute(f"SELECT max({column}) + 1 FROM {table}").fetchone()[0]
+
+
+def test_each_negative_experience_moves_a_marketing_member_into_service_recovery(warehouse_copy, tmp_path):
+    """A low review, a bad CSAT, a late delivery and a refund, each given to a different marketing member who
+    had none: each one alone takes that member out of every marketing segment and into service recovery with
+    that reason (CUSTOMER_360.md, Naomi)."""
+    con = duckdb.connect(str(warehouse_copy))
+    marketing = " UNION ".join(f"SELECT customer_key FROM segments.{name}" for name in sorted(MARKETING))
+    people = con.execute(f"""
+        SELECT c.customer_key, c.email, c.shop_customer_id,
+               (SELECT max(o.order_key) FROM intermediate.int_orders_unioned AS o
+                WHERE o.customer_key = c.customer_key AND NOT o.has_late_delivery AND NOT o.is_refunded) AS order_key
+        FROM marts.customer_360 AS c
+        WHERE c.customer_key IN ({marketing}) AND c.shop_customer_id IS NOT NULL
+            AND c.customer_key NOT IN (SELECT customer_key FROM segments.seg_service_recovery)
+            AND c.last_negative_experience_at IS NULL
+        ORDER BY c.customer_key""").fetchall()
+    people = [p for p in people if p[3] is not None][:4]
+    assert len(people) == 4, "the tiny run should have four marketing members without a negative experience"
+    (review, csat, late, refund) = people
+    con.execute("INSERT INTO staging.stg_reviews__reviews SELECT * REPLACE (? AS review_id, ? AS customer_id,"
+                " ? AS email, 1 AS rating, TIMESTAMP '2026-10-29 10:00:00' AS created_at,"
+                " TIMESTAMP '2026-10-29 10:00:00' AS updated_at) FROM staging.stg_reviews__reviews LIMIT 1",
+                [_new_key(con, "staging.stg_reviews__reviews", "review_id", "naomi-trigger-review"), review[2],
+                 review[1]])
+    con.execute("INSERT INTO staging.stg_support__tickets SELECT * REPLACE (? AS ticket_id, ? AS email,"
+                " 'bad' AS satisfaction, TIMESTAMP '2026-10-28 10:00:00' AS solved_at,"
+                " TIMESTAMP '2026-10-28 10:00:00' AS updated_at) FROM staging.stg_support__tickets LIMIT 1",
+                [_new_key(con, "staging.stg_support__tickets", "ticket_id", "naomi-trigger-csat"), csat[1]])
+    con.execute("UPDATE intermediate.int_orders_unioned SET has_late_delivery = true,"
+                " delivered_at = TIMESTAMP '2026-10-27 10:00:00' WHERE order_key = ?", [late[3]])
+    con.execute("UPDATE intermediate.int_orders_unioned SET is_refunded = true,"
+                " last_refunded_at = TIMESTAMP '2026-10-26 10:00:00' WHERE order_key = ?", [refund[3]])
+    con.close()
+
+    rebuilt = run_dbt(warehouse_copy, tmp_path, "run", "--select",
+                      "int_negative_experiences int_customer_experience customer_360 path:models/segments",
+                      "--vars", json.dumps({"as_of_date": "2026-10-31"}))
+    assert rebuilt.success, rebuilt.exception
+    con = duckdb.connect(str(warehouse_copy))
+    try:
+        for reason, (customer_key, *_) in zip(["review", "csat", "late_delivery", "refund"], people, strict=True):
+            recovery = con.execute("SELECT negative_experience_reason FROM segments.seg_service_recovery"
+                                   " WHERE customer_key = ?", [customer_key]).fetchall()
+            assert recovery == [(reason,)], reason
+            still = [name for name in sorted(MARKETING) if con.execute(
+                f"SELECT count(*) FROM segments.{name} WHERE customer_key = ?", [customer_key]).fetchone()[0]]
+            assert still == [], (reason, still)
+    finally:
+        con.close()
+
+
 # ---- the generic tests can fail ------------------------------------------------------------------------
 
 def failing_tests(result) -> dict[str, int]:
@@ -150,6 +209,68 @@ def test_segment_rules_catch_a_subscribed_promotion_and_a_consent_breach(warehou
     failed = failing_tests(result)
     assert any(name.startswith("segment_rules_seg_category_cross_sell") for name in failed), failed
     assert any(name.startswith("segment_rules_seg_referral_invite") for name in failed), failed
+
+
+FEATURED_SEGMENT_SQL = """
+with candidates as (
+    select customer_key, 'featured' as segment_reason, 'filters' as featured_category
+    from {{ ref('customer_360') }}
+)
+{{ segment_members('candidates', ['segment_reason', 'featured_category']) }}
+"""
+FEATURED_SEGMENT_YML = """
+  - name: seg_featured_category
+    config:
+      meta:
+        segment: {purpose: marketing, holdout_share: 0.1, promotes: {category: featured_category}}
+        activation: {identifier: email, mode: upsert, destinations: [file], fields: {category: featured_category}}
+    data_tests: [segment_rules, segment_holdout_stable]
+    columns:
+      - {name: customer_key}
+      - {name: email}
+      - {name: first_name}
+      - {name: email_consent}
+      - {name: is_holdout}
+      - {name: segment_reason}
+      - {name: featured_category}
+      - {name: as_of_date}
+"""
+
+
+def test_a_segment_promoting_under_its_own_column_name_is_held_to_marshalls_rule(warehouse_copy, tmp_path):
+    """Marshall's rule follows the declaration (meta.segment.promotes), not the column's name: a new segment
+    offering 'filters' under `featured_category` leaves out everyone who subscribes to filters, and its
+    segment_rules test catches a subscriber put back in."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "models" / "segments" / "seg_featured_category.sql").write_text(FEATURED_SEGMENT_SQL)
+    yml = project / "models" / "segments" / "_segments__models.yml"
+    yml.write_text(yml.read_text().rstrip("\n") + "\n" + FEATURED_SEGMENT_YML)
+    as_of = json.dumps({"as_of_date": "2026-10-31"})
+
+    built = run_dbt(warehouse_copy, tmp_path, "run", "--select", "seg_featured_category", "--vars", as_of,
+                    project_dir=project)
+    assert built.success, built.exception
+    con = duckdb.connect(str(warehouse_copy))
+    members = con.execute("SELECT count(*) FROM segments.seg_featured_category").fetchone()[0]
+    subscribers_in = con.execute(
+        "SELECT count(*) FROM segments.seg_featured_category AS s JOIN intermediate.int_subscriptions_resolved AS"
+        " sub ON sub.customer_key = s.customer_key AND sub.is_active AND sub.category = 'filters'").fetchone()[0]
+    subscribers = con.execute("SELECT count(DISTINCT customer_key) FROM intermediate.int_subscriptions_resolved "
+                              "WHERE is_active AND category = 'filters'").fetchone()[0]
+    marshall = con.execute("SELECT customer_key FROM marts.customer_360 WHERE email = ?",
+                           [EMAILS["marshall"]]).fetchone()[0]
+    assert members > 0 and subscribers > 0 and subscribers_in == 0
+    assert con.execute("SELECT count(*) FROM segments.seg_featured_category WHERE customer_key = ?",
+                       [marshall]).fetchone()[0] == 0
+
+    con.execute("INSERT INTO segments.seg_featured_category SELECT customer_key, email, first_name, email_consent,"
+                " false, 'featured', 'filters', as_of_date FROM marts.customer_360 WHERE customer_key = ?", [marshall])
+    con.close()
+    tested = run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_featured_category", "--vars", as_of,
+                     project_dir=project)
+    failed = failing_tests(tested)
+    assert any(name.startswith("segment_rules_seg_featured_category") for name in failed), failed
 
 
 def test_segment_holdout_stable_fails_when_a_recorded_holdout_flips(warehouse_copy, tmp_path):
@@ -210,6 +331,9 @@ def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):
     text = yml.read_text()
     text = text.replace("purpose: service", "purpose: servise", 1)
     text = text.replace("points_balance: loyalty_points_balance", "points_balance: loyalty_points", 1)
+    # seg_nurture_engaged_prospects declares nothing; seg_referral_invite a column it does not have
+    text = text.replace("          promotes: {category: recommended_category}\n", "", 1)
+    text = text.replace("promotes: none ", "promotes: {category: top_category} ", 1)
     yml.write_text(text)
     from dbt.cli.main import dbtRunner
 
@@ -223,6 +347,8 @@ def test_a_wrong_segment_meta_fails_naming_the_segment_and_the_field(tmp_path):
     message = (tmp_path / "logs" / "dbt.log").read_text()
     assert "seg_service_recovery: meta.segment.purpose must be marketing or service, got servise" in message
     assert "seg_points_expiring: meta.activation.fields.points_balance: loyalty_points is not a column" in message
+    assert "seg_nurture_engaged_prospects: meta.segment.promotes is required for a marketing segment" in message
+    assert "seg_referral_invite: meta.segment.promotes.category: top_category is not a column" in message
 
 
 def test_the_manifest_lists_every_segment_with_its_settings(tiny_run):

@@ -41,8 +41,9 @@ def build_warehouse(landing_root: Path, home: Path, days: Iterable[date] | None 
     return database
 
 
-def run_dbt(database: Path, work: Path, *args: str):
-    """Invoke dbt in-process against `database`, with target and log folders under `work`."""
+def run_dbt(database: Path, work: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR):
+    """Invoke dbt in-process against `database`, with target and log folders under `work` (on the project, or a
+    changed copy of it in `project_dir`)."""
     from dbt.cli.main import dbtRunner
 
     with pytest.MonkeyPatch.context() as mp:
@@ -50,8 +51,8 @@ def run_dbt(database: Path, work: Path, *args: str):
         mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return dbtRunner().invoke([
             *args,
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--project-dir", str(project_dir),
+            "--profiles-dir", str(project_dir),
             "--target-path", str(work / "target"),
             "--log-path", str(work / "logs"),
         ])

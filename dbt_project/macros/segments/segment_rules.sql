@@ -6,9 +6,9 @@
 
   which joins them to customer_360 and applies, by the purpose declared in the model's meta:
     marketing  email consent 'subscribed'; nobody inside the service-recovery window (a negative experience
-               in the last `recovery_days`: Naomi); a member whose promoted product or category
-               (`recommended_product_id` / `recommended_category`) is one they actively subscribe to is
-               left out (Marshall; the segment should have picked something else, this is the backstop).
+               in the last `recovery_days`: Naomi); a member whose promoted product or category (the
+               columns the meta declares in `segment.promotes`) is one they actively subscribe to is left
+               out (Marshall; the segment should have picked something else, this is the backstop).
     service    only hard bounces and spam complaints are left out.
   Both: a member needs an email, and erased people cannot appear (they are not in customer_360).
   is_holdout flags a deterministic share (meta `holdout_share`) of the members as the control group: a hash
@@ -17,6 +17,9 @@
 
 {% macro segment_members(candidates, fields) -%}
 {%- set settings = segment_settings_of(this) -%}
+{#- referenced outside the loop over the declared columns (empty while parsing), so dbt records the
+    dependency when parsing -#}
+{%- set subscriptions = ref('int_subscriptions_resolved') -%}
 select
     c360.customer_key,
     c360.email,
@@ -34,20 +37,13 @@ where c360.email is not null
 {%- if settings.purpose == 'marketing' %}
     and c360.email_consent = 'subscribed'
     and not {{ in_recovery_window('c360.last_negative_experience_at') }}
-    {%- if 'recommended_category' in fields %}
+    {%- for item, column in settings.promotes.items() %}
     and not exists (
-        select 1 from {{ ref('int_subscriptions_resolved') }} as sub
+        select 1 from {{ subscriptions }} as sub
         where sub.is_active and sub.customer_key = candidates.customer_key
-            and sub.category = candidates.recommended_category
+            and sub.{{ item }} = candidates.{{ column }}
     )
-    {%- endif %}
-    {%- if 'recommended_product_id' in fields %}
-    and not exists (
-        select 1 from {{ ref('int_subscriptions_resolved') }} as sub
-        where sub.is_active and sub.customer_key = candidates.customer_key
-            and sub.product_id = candidates.recommended_product_id
-    )
-    {%- endif %}
+    {%- endfor %}
 {%- else %}
     and c360.email_consent not in ('bounced', 'spam_complaint')
 {%- endif %}
@@ -86,19 +82,23 @@ where c360.email is not null
 
 
 {#- The segment meta of a built segment (purpose, holdout share with its defaults: the var holdout_share for
-    marketing, 0 for service), found in the graph by relation: the same answer for the model and its tests. -#}
+    marketing, 0 for service; promotes: item (category, product_id) -> the column holding what a message
+    advertises, empty for 'none'), found in the graph by relation: the same answer for the model and its
+    tests. -#}
 {% macro segment_settings_of(relation) -%}
-    {%- set found = {'purpose': 'marketing', 'holdout_share': var('holdout_share', 0.1) | float} -%}
+    {%- set found = {'purpose': 'marketing', 'holdout_share': var('holdout_share', 0.1) | float, 'promotes': {}} -%}
     {%- if execute -%}
         {%- for node in graph.nodes.values()
             if node.resource_type == 'model' and node.alias == relation.identifier
                 and node.schema == relation.schema -%}
             {%- set segment = (node.config.meta or {}).get('segment') or {} -%}
             {%- set purpose = segment.get('purpose', 'marketing') -%}
+            {%- set promotes = segment.get('promotes') -%}
             {%- do found.update({
                 'purpose': purpose,
                 'holdout_share': segment.get('holdout_share',
-                    var('holdout_share', 0.1) if purpose == 'marketing' else 0) | float}) -%}
+                    var('holdout_share', 0.1) if purpose == 'marketing' else 0) | float,
+                'promotes': promotes if promotes is mapping else {}}) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(found) }}

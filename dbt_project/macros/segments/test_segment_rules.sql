@@ -6,7 +6,8 @@
     no_email            a member without an email
     consent             marketing: email consent not 'subscribed' (in the segment or in customer_360) or
                         inside the service-recovery window; service: a hard bounce or spam complaint
-    subscribed_promoted the promoted category / product is one the member actively subscribes to
+    subscribed_promoted the promoted category / product (the columns meta.segment.promotes declares) is one
+                        the member actively subscribes to
     erased              the member's email belongs to an erased person
     holdout_share       the control group's share is off the declared share by more than chance allows
                         (4 standard errors, at least 2 points; checked from `min_members` members)
@@ -14,10 +15,8 @@
 
 {% test segment_rules(model, min_members=200) %}
 {%- set settings = segment_settings_of(model) -%}
-{#- referenced outside the column-dependent branch below, so dbt records the dependency when parsing -#}
+{#- referenced outside the loop over the declared columns below (empty while parsing), so dbt records the dependency when parsing -#}
 {%- set subscriptions = ref('int_subscriptions_resolved') -%}
-{%- set columns = (adapter.get_columns_in_relation(model) | map(attribute='name') | map('lower') | list)
-    if execute else [] -%}
 
 with members as (select * from {{ model }}),
 
@@ -45,8 +44,7 @@ failures as (
         m.email_consent in ('bounced', 'spam_complaint') or c360.email_consent in ('bounced', 'spam_complaint')
     {%- endif %}
 
-    {%- for column, item in [('recommended_category', 'category'), ('recommended_product_id', 'product_id')]
-        if column in columns %}
+    {%- for item, column in settings.promotes.items() %}
 
     union all
 

@@ -48,6 +48,7 @@
         {%- if share is none or share is not number or share < 0 or share >= 1 -%}
             {%- do errors.append(name ~ ": meta.segment.holdout_share must be a number in [0, 1), got " ~ share) -%}
         {%- endif -%}
+        {%- do errors.extend(segment_promotes_errors(name, segment, columns)) -%}
     {%- endif -%}
     {%- if activation is not mapping -%}
         {%- do errors.append(name ~ ": meta.activation is missing (identifier, mode, destinations, fields)") -%}
@@ -77,6 +78,37 @@
                 {%- do errors.append(name ~ ": meta.activation.fields." ~ property ~ ": " ~ column ~ " is not a column of the model") -%}
             {%- endfor -%}
         {%- endif -%}
+    {%- endif -%}
+    {{ return(errors) }}
+{% endmacro %}
+
+
+{#- meta.segment.promotes: what the segment's messages advertise, so the subscription rule (Marshall) reads a
+    declaration instead of guessing from column names. Required for marketing: `none`, or a mapping of
+    `category` and/or `product_id` to the model's columns. Service segments promote nothing. -#}
+{% macro segment_promotes_errors(name, segment, columns) %}
+    {%- set errors = [] -%}
+    {%- set promotes = segment.get('promotes') -%}
+    {%- set field = name ~ ": meta.segment.promotes" -%}
+    {%- if segment.get('purpose') == 'marketing' and promotes is none -%}
+        {%- do errors.append(field ~ " is required for a marketing segment: none, or the columns holding the"
+            ~ " promoted category and/or product_id") -%}
+    {%- elif segment.get('purpose') == 'service' and promotes is not none and promotes != 'none' -%}
+        {%- do errors.append(field ~ ": a service segment promotes nothing (none or absent)") -%}
+    {%- elif promotes is mapping -%}
+        {%- if (promotes | length) == 0 -%}
+            {%- do errors.append(field ~ ": an empty mapping; write none when nothing is promoted") -%}
+        {%- endif -%}
+        {%- for item, column in promotes.items() -%}
+            {%- if item not in ['category', 'product_id'] -%}
+                {%- do errors.append(field ~ "." ~ item ~ ": unknown item (category, product_id)") -%}
+            {%- elif column not in columns -%}
+                {%- do errors.append(field ~ "." ~ item ~ ": " ~ column ~ " is not a column of the model") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- elif promotes is not none and promotes != 'none' -%}
+        {%- do errors.append(field ~ " must be none or a mapping of category / product_id to columns, got "
+            ~ promotes) -%}
     {%- endif -%}
     {{ return(errors) }}
 {% endmacro %}
