@@ -22,6 +22,7 @@ from orchestration.ingestion.entities import get_entity
 from orchestration.ingestion.landing import scan_entity, scan_landing
 from orchestration.ingestion.loader import _split_lines, connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
+from orchestration.settings import Settings
 
 ORDERS = get_entity("shop__orders")
 POS = get_entity("pos__transactions")
@@ -208,6 +209,14 @@ def test_a_linked_source_folder_is_refused_and_reported_once(landing, tmp_path):
     scan = scan_landing(landing.root)
     assert scan.files["shop__orders"] == []
     assert [(p.rel_path, p.reason.split(":")[0]) for p in scan.problems] == [("shop", "symbolic link")]
+
+
+def test_the_line_limit_is_a_positive_number_of_bytes(tmp_path):
+    assert Settings.from_env({"C360_HOME": str(tmp_path)}).max_line_bytes is None  # the loader's default
+    assert Settings.from_env({"C360_HOME": str(tmp_path), "C360_MAX_LINE_BYTES": "2048"}).max_line_bytes == 2048
+    for bad in ("0", "-5", "1MB"):
+        with pytest.raises(ValueError, match="C360_MAX_LINE_BYTES"):
+            Settings.from_env({"C360_HOME": str(tmp_path), "C360_MAX_LINE_BYTES": bad})
 
 
 def test_c360_run_over_a_hostile_landing_zone_finishes_and_names_every_problem(tmp_path):
