@@ -55,6 +55,8 @@ class Settings:
     duckdb_database: Path
     serving_database: Path
     partition_start: str = DEFAULT_PARTITION_START
+    # Longest landing line loaded (bytes); longer ones are quarantined. None: the loader's default.
+    max_line_bytes: int | None = None
 
     @property
     def lake_root(self) -> Path:
@@ -93,4 +95,15 @@ class Settings:
             duckdb_database=Path(env.get("DUCKDB_DATABASE") or home / "warehouse.duckdb").resolve(),
             serving_database=Path(env.get("SERVING_DATABASE") or home / "serving.duckdb").resolve(),
             partition_start=start,
+            max_line_bytes=_positive_int(env, "C360_MAX_LINE_BYTES"),
         )
+
+
+def _positive_int(env: dict[str, str], name: str) -> int | None:
+    """The variable as a positive integer, None when unset; anything else is an error that names it."""
+    text = env.get(name)
+    if not text:
+        return None
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise ValueError(f"{name} must be a positive number of bytes, not {text!r}")
+    return int(text)

@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.entities import ENTITIES, Entity, max_silent_days
 from orchestration.ingestion.landing import scan_entity
-from orchestration.ingestion.loader import EntityLoadResult, connect, load_entity
+from orchestration.ingestion.loader import DEFAULT_MAX_LINE_BYTES, EntityLoadResult, connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
@@ -31,6 +31,7 @@ from orchestration.settings import Settings
 DUCKDB_POOL = "duckdb_writer"
 CHECK_FILES_CONSISTENT = "landing_files_consistent"
 CHECK_LAYOUT = "landing_layout"
+CHECK_READABLE = "landing_files_readable"
 CHECK_DELIVERING = "source_delivering"
 # Visible in the UI when the raw layer has not been refreshed for two days (no run, or runs failing early).
 RAW_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=30))
@@ -67,6 +68,7 @@ def load_metadata(result: EntityLoadResult, problems: list[str]) -> dict[str, ob
         "bytes_read": result.bytes_read,
         "files_loaded": sum(f.status == "loaded" for p in result.partitions for f in p.files),
         "files_duplicate": sum(f.status == "duplicate" for p in result.partitions for f in p.files),
+        "files_quarantined": len(result.quarantined_files),
         "partitions_loaded": result.count("loaded"),
         "partitions_unchanged": result.count("unchanged"),
         "partitions_in_conflict": result.count("conflict") + result.count("missing_file"),
@@ -101,6 +103,10 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
                 description="Every file in the entity's landing folder follows the layout.",
             ),
             AssetCheckSpec(
+                CHECK_READABLE, asset=key,
+                description="Every landing file loaded could be decoded (one that cannot is quarantined whole).",
+            ),
+            AssetCheckSpec(
                 CHECK_DELIVERING, asset=key,
                 description=f"The source delivered a file within {max_silent_days(entity)} days of the as-of date.",
             ),
@@ -114,7 +120,8 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
         files, layout_problems = scan_entity(settings.landing_root, entity)
         con = connect()
         try:
-            result = load_entity(con, entity, files, settings.raw_root, days)
+            result = load_entity(con, entity, files, settings.raw_root, days,
+                                 max_line_bytes=settings.max_line_bytes or DEFAULT_MAX_LINE_BYTES)
         finally:
             con.close()
         with warehouse.get_connection() as wh:
@@ -124,6 +131,8 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
         problems = [f"{p.rel_path}: {p.reason}" for p in layout_problems]
         for problem in problems:
             context.log.warning(f"not loaded: {problem}")
+        for quarantined in result.quarantined_files:
+            context.log.warning(f"quarantined whole: {quarantined}")
         context.log.info(
             f"{entity.name}: {result.count('loaded')} partitions loaded, {result.count('unchanged')} unchanged; "
             f"{result.rows_loaded} rows loaded, {result.rows_quarantined} quarantined"
@@ -141,6 +150,11 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
                     check_name=CHECK_LAYOUT, passed=not problems, severity=AssetCheckSeverity.WARN,
                     description="; ".join(problems) or "every file follows the layout",
                     metadata={"unrecognised_files": len(problems)},
+                ),
+                AssetCheckResult(
+                    check_name=CHECK_READABLE, passed=not result.quarantined_files, severity=AssetCheckSeverity.WARN,
+                    description="; ".join(result.quarantined_files) or "every file could be decoded",
+                    metadata={"files_quarantined": len(result.quarantined_files)},
                 ),
                 delivery_check(entity, files, reference),
             ],

@@ -3,12 +3,16 @@
 Layout (LANDING_ZONE.md): `<root>/<source>/<entity>/<YYYY-MM-DD>[-<part>].<ext>[.gz]`.
 Names beginning with `_` or `.` are ignored by convention (markers such as `_SUCCESS`, hidden files).
 Nothing is guessed: a file whose name or place does not fit is reported with the reason.
+Only regular files and real folders are read: every entry is examined with `lstat`, so a symbolic link,
+named pipe (FIFO), socket or device is reported as a problem without being opened or followed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,9 +36,17 @@ class LandingFile:
     mtime_ns: int | None = None  # modification time when scanned (os.stat), the quick change check
 
     def sha256(self) -> str:
-        """Content hash: what makes a re-delivery identical or a conflict."""
-        digest = hashlib.sha256()
-        with self.path.open("rb") as fh:
+        """Content hash: what makes a re-delivery identical or a conflict.
+
+        Opened without following a symbolic link and without blocking, and read only when it is still a
+        regular file: a path swapped for a link or a FIFO after the scan raises instead of hanging.
+        """
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            reason = not_regular_reason(os.fstat(fd).st_mode)
+            if reason:
+                raise OSError(f"{self.rel_path}: {reason}")
+            digest = hashlib.sha256()
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
@@ -70,18 +82,57 @@ def _ignored(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
+def not_regular_reason(mode: int) -> str | None:
+    """Why an entry of this `lstat` mode is not read (None for a regular file or a folder)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = (
+        "symbolic link" if stat.S_ISLNK(mode) else "named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "socket" if stat.S_ISSOCK(mode) else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "special file"
+    )
+    return f"{kind}: not opened or followed, only regular files are read"
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except FileNotFoundError:  # removed since the listing
+        return None
+
+
+def _real_folder(root: Path, path: Path, problems: list[LandingProblem]) -> bool:
+    """True when `path` is a folder itself (not a link to one); a link or special file there is reported."""
+    st = _lstat(path)
+    if st is None:
+        return False
+    reason = not_regular_reason(st.st_mode)
+    if reason:
+        problems.append(LandingProblem(path.relative_to(root).as_posix(), reason))
+        return False
+    return stat.S_ISDIR(st.st_mode)
+
+
 def scan_entity(root: Path, entity: Entity) -> tuple[list[LandingFile], list[LandingProblem]]:
     """List the files of one entity folder, sorted by date then name, and the misfits in it."""
     folder = root / entity.source / entity.entity
     files: list[LandingFile] = []
     problems: list[LandingProblem] = []
-    if not folder.is_dir():
+    if not root.is_dir() or not _real_folder(root, root / entity.source, problems) \
+            or not _real_folder(root, folder, problems):
         return files, problems
     for path in sorted(folder.iterdir()):
         rel = path.relative_to(root).as_posix()
         if _ignored(path.name):
             continue
-        if path.is_dir():
+        st = _lstat(path)
+        if st is None:
+            continue
+        reason = not_regular_reason(st.st_mode)
+        if reason:
+            problems.append(LandingProblem(rel, reason))
+            continue
+        if stat.S_ISDIR(st.st_mode):
             problems.append(LandingProblem(rel, "unexpected folder inside an entity folder"))
             continue
         match = FILE_NAME.match(path.name)
@@ -101,8 +152,7 @@ def scan_entity(root: Path, entity: Entity) -> tuple[list[LandingFile], list[Lan
         except ValueError:
             problems.append(LandingProblem(rel, f"not a calendar date: {match['date']}"))
             continue
-        stat = path.stat()
-        files.append(LandingFile(entity, path, rel, file_date, stat.st_size, stat.st_mtime_ns))
+        files.append(LandingFile(entity, path, rel, file_date, st.st_size, st.st_mtime_ns))
     files.sort(key=lambda f: (f.file_date, f.rel_path))
     return files, problems
 
@@ -120,7 +170,14 @@ def scan_landing(root: Path) -> LandingScan:
     for source_dir in sorted(root.iterdir()):
         if _ignored(source_dir.name):
             continue
-        if not source_dir.is_dir():
+        st = _lstat(source_dir)
+        if st is None:
+            continue
+        reason = not_regular_reason(st.st_mode)
+        if reason:
+            scan.problems.append(LandingProblem(source_dir.name, reason))
+            continue
+        if not stat.S_ISDIR(st.st_mode):
             scan.problems.append(LandingProblem(source_dir.name, "file at the top of the landing zone"))
             continue
         for entity_dir in sorted(source_dir.iterdir()):
@@ -129,4 +186,6 @@ def scan_landing(root: Path) -> LandingScan:
             if (source_dir.name, entity_dir.name) not in ENTITIES_BY_PATH:
                 rel = entity_dir.relative_to(root).as_posix()
                 scan.problems.append(LandingProblem(rel, "not a source/entity of the landing-zone contract"))
+    # A linked source folder is reported by the scan of each of its entities and by the loop above: once.
+    scan.problems = list(dict.fromkeys(scan.problems))
     return scan

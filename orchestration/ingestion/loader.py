@@ -12,16 +12,26 @@ For one entity and a set of file dates:
 3. each day is written into a hidden temporary folder (data, `_quarantine` and `_manifest` Parquet
    files together) and renamed over `dt=YYYY-MM-DD/`, so a day is replaced whole or not at all.
 
-Landing paths and values only ever reach DuckDB as bound parameters, never as SQL text.
+One bad file never stops a chunk: when DuckDB cannot read a chunk (invalid UTF-8, a line longer than
+`max_line_bytes`, a corrupt or truncated gzip), its files are read one at a time, and only a file that fails
+alone is decoded in Python: a line that is not UTF-8 or too long is quarantined with its number, a file
+that cannot be decoded at all (decompression error, UTF-16/32, binary) is quarantined whole with its reason.
+The clean path stays one set-based read.
+
+Landing paths and values only ever reach DuckDB as bound parameters, never as SQL text, and paths as
+literal names, never as glob patterns (`_literal_path`).
 """
 
 from __future__ import annotations
 
+import gzip
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,11 +43,21 @@ from orchestration.ingestion.entities import Entity, Field
 from orchestration.ingestion.landing import LandingFile
 
 # DuckDB's CSV reader as a line reader: one VARCHAR column, no quoting, a 4-byte delimiter that
-# does not occur in text, so every physical line arrives whole and in order (WITH ORDINALITY).
+# does not occur in text, so every physical line arrives whole and in order (WITH ORDINALITY). It splits
+# at \n, \r\n and a lone \r, skips a UTF-8 byte-order mark, and raises on invalid UTF-8 and on a line
+# longer than its max_line_size (counted with the line's terminator).
 _LINE_READER = (
     "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
     "delim=E'\\x1e\\x1f\\x1e\\x1f', quote='', escape='', strict_mode=false, compression='auto'"
 )
+# Longest line (bytes, without its terminator) read as a record; a longer one is quarantined. Far above any
+# record of the contract (a few KB): it bounds the memory a single line can take. C360_MAX_LINE_BYTES.
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+# Of a line quarantined because it could not be decoded or was too long, raw_text keeps this many
+# characters, undecodable bytes written as \xNN.
+RAW_TEXT_CHARS = 1000
+# `*`, `?` and `[` make DuckDB's readers expand a path as a glob pattern.
+_GLOB_CHARS = re.compile(r"([\[*?])")
 # One RFC 4180 field: quoted ("" escapes a quote) or bare. Used to split POS CSV lines in SQL.
 _CSV_FIELD = r'(?:^|,)("(?:[^"]|"")*"|[^,"]*)'
 DATA_FILE = "data_0.parquet"
@@ -62,7 +82,7 @@ class FileResult:
     rel_path: str
     sha256: str
     size_bytes: int
-    status: str  # loaded | duplicate | conflict
+    status: str  # loaded | duplicate | conflict | quarantined (could not be decoded: `detail` says why)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -133,6 +153,12 @@ class EntityLoadResult:
     def problems(self) -> list[str]:
         """Human-readable errors: conflicting or vanished files, with the file named."""
         return [p.detail for p in self.partitions if p.status in ("conflict", "missing_file")]
+
+    @property
+    def quarantined_files(self) -> list[str]:
+        """Files of this load quarantined whole because they could not be decoded, each with its reason."""
+        return [f"{f.rel_path}: {f.detail}" for p in self.partitions if p.status == "loaded" for f in p.files
+                if f.status == "quarantined"]
 
 
 def connect(memory_limit: str = "3GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -292,7 +318,9 @@ def plan_partitions(
         if not landed and not previous:
             continue
         hashed = [(f, digests[f.path]) for f in landed]
-        conflicts = [f.rel_path for f, sha in hashed if f.rel_path in previous and previous[f.rel_path][0] != sha]
+        # A file quarantined whole was never loaded: replacing or removing it reloads the day.
+        kept = {file: sha for file, (sha, status) in previous.items() if status != "quarantined"}
+        conflicts = [f.rel_path for f, sha in hashed if f.rel_path in kept and kept[f.rel_path] != sha]
         if conflicts:
             decided.append(PartitionResult(
                 day, "conflict",
@@ -301,7 +329,7 @@ def plan_partitions(
                 "the previously loaded partition is kept",
             ))
             continue
-        vanished = sorted(set(previous) - {f.rel_path for f in landed})
+        vanished = sorted(set(kept) - {f.rel_path for f in landed})
         if vanished:
             decided.append(PartitionResult(
                 day, "missing_file", [],
@@ -309,7 +337,7 @@ def plan_partitions(
                 f"{', '.join(vanished)}; the previously loaded partition is kept",
             ))
             continue
-        if previous and all(f.rel_path in previous for f in landed):
+        if previous and {(f.rel_path, sha) for f, sha in hashed} == {(f, sha) for f, (sha, _) in previous.items()}:
             decided.append(PartitionResult(day, "unchanged"))
             continue
         pending = []
@@ -342,13 +370,22 @@ def _chunks(
         yield chunk
 
 
-def _lines_sql(n_files: int) -> str:
-    """One line-reader scan per file, so line numbers restart at 1 in each file."""
+def _lines_sql(n_files: int, max_line_bytes: int) -> str:
+    """One line-reader scan per file, so line numbers restart at 1 in each file. Parameters per file:
+    its name, its date and its `_literal_path`."""
+    # DuckDB counts the terminator in max_line_size: +2 lets every line of max_line_bytes through even with
+    # \r\n, so a line it refuses is always one the Python decoder also finds too long.
     one = (
         "SELECT ?::VARCHAR AS _file, ?::DATE AS dt, ordinality AS _line, line "
-        f"FROM read_csv(?, {_LINE_READER}) WITH ORDINALITY"
+        f"FROM read_csv(?, {_LINE_READER}, max_line_size={int(max_line_bytes) + 2}) WITH ORDINALITY"
     )
     return "\nUNION ALL\n".join([one] * n_files)
+
+
+def _literal_path(path: Path) -> str:
+    """The path as DuckDB's readers must get it to read that one file: `*`, `?` and `[` (glob syntax, which
+    would match other files) each become a one-character class (`[*]`) that matches only itself."""
+    return _GLOB_CHARS.sub(r"[\1]", str(path))
 
 
 def _q(name: str) -> str:
@@ -361,15 +398,20 @@ def _typed(f: Field) -> str:
     return _q(f"__typed_{f.name}")
 
 
-def _type_check(f: Field) -> str | None:
-    """SQL that is true when the text value `v.<f>` cannot become the field's type."""
-    v = f"v.{_q(f.name)}"
-    if f.type == "int":
-        return f"NOT regexp_full_match(trim({v}), '-?[0-9]+')"
-    if f.type == "money":
-        return f"NOT regexp_full_match(trim({v}), '-?[0-9]+(\\.[0-9]+)?')"
+_NUMBER_PATTERNS = {"int": "-?[0-9]+", "money": "-?[0-9]+(\\.[0-9]+)?"}
+
+
+def _type_check(f: Field) -> tuple[str, str] | None:
+    """SQL that is true when the non-null text value `v.<f>` cannot become the field's type, and SQL for a
+    note appended to the reason (evaluated only for the values that fail)."""
+    if f.type in _NUMBER_PATTERNS:
+        # The pattern refuses what TRY_CAST would accept but is not a plain number (`1e3`, `+5`); a number of
+        # the pattern whose TRY_CAST is NULL does not fit the type (BIGINT, DECIMAL(18,2)): never a NULL.
+        plain = f"regexp_full_match(trim(v.{_q(f.name)}), '{_NUMBER_PATTERNS[f.type]}')"
+        return f"(NOT {plain} OR {_typed(f)} IS NULL)", f"CASE WHEN {plain} THEN ' (out of range)' ELSE '' END"
     if f.type in ("timestamp", "bool"):
-        return f"{_typed(f)} IS NULL"  # the TRY_CAST of `_typed_value` failed on a non-null text
+        # the TRY_CAST of `_typed_value` failed on a non-null text (an impossible date among them)
+        return f"{_typed(f)} IS NULL", "''"
     return None
 
 
@@ -394,30 +436,39 @@ def _blank_sql(line: str = "line") -> str:
             f"WHEN starts_with({line}, ' ') THEN trim({line}) = '' ELSE false END)")
 
 
-def _record_sql(entity: Entity, lines: str) -> str:
+def _record_sql(entity: Entity, lines: str, decode_errors: bool = False) -> str:
     """SQL turning the line reader's `(_file, dt, _line, line)` into one row per line that is not a CSV
-    header: `(_file, dt, _line, _blank, line, rec JSON, parse_error)`; `rec` is NULL on blank and bad lines."""
+    header: `(_file, dt, _line, _blank, line, rec JSON, parse_error)`; `rec` is NULL on blank and bad lines.
+
+    With `decode_errors`, the lines also carry `_decode_error` (a line the Python decoder refused, its
+    `line` the escaped text): such a line is quarantined with that reason and never parsed."""
+    undecoded = "_decode_error IS NOT NULL" if decode_errors else "false"
+    decode_error = "_decode_error" if decode_errors else "NULL::VARCHAR"
     if entity.format == "jsonl":
         # One JSON parse validates the line (TRY_CAST to JSON accepts exactly what json_valid accepts, and
         # keeps the text as delivered); a line starting with `{` is an object, others are asked.
         return f"""
         SELECT _file, dt, _line, _blank, line, rec,
           CASE WHEN _blank THEN NULL
+               WHEN {undecoded} THEN {decode_error}
                WHEN rec IS NULL THEN 'not valid JSON (malformed or truncated line)'
                WHEN NOT starts_with(line, '{{') AND json_type(rec) <> 'OBJECT' THEN 'not a JSON object'
           END AS parse_error
         FROM (
-          SELECT *, CASE WHEN NOT _blank THEN TRY_CAST(line AS JSON) END AS rec
-          FROM (SELECT _file, dt, _line, line, {_blank_sql()} AS _blank FROM ({lines}))
+          SELECT *, CASE WHEN NOT _blank AND NOT {undecoded} THEN TRY_CAST(line AS JSON) END AS rec
+          FROM (SELECT _file, dt, _line, line, {decode_error} AS _decode_error,
+                       NOT {undecoded} AND {_blank_sql()} AS _blank FROM ({lines}))
         )"""
     # CSV: split each line into RFC 4180 fields in SQL, name them by the file's own header row (line 1).
+    # (A file whose header cannot be decoded is quarantined whole before it gets here.)
     return f"""
         WITH kinds AS (
-          SELECT _file, dt, _line, line, _line > 1 AND {_blank_sql()} AS _blank FROM ({lines})
+          SELECT _file, dt, _line, line, {decode_error} AS _decode_error,
+                 _line > 1 AND NOT {undecoded} AND {_blank_sql()} AS _blank FROM ({lines})
         ), split AS (
           SELECT _file, dt, _line, line,
             regexp_extract_all(line, '{_CSV_FIELD}', 1) AS raw_fields
-          FROM kinds WHERE NOT _blank
+          FROM kinds WHERE NOT _blank AND NOT {undecoded}
         ), cells AS (
           SELECT *, list_transform(raw_fields, lambda x: CASE WHEN x LIKE '"%"' AND length(x) >= 2
                      THEN replace(x[2:-2], '""', '"') ELSE x END) AS fields,
@@ -439,10 +490,12 @@ def _record_sql(entity: Entity, lines: str) -> str:
         FROM cells c JOIN headers h USING (_file)
         WHERE c._line > 1
         UNION ALL
-        SELECT _file, dt, _line, true, line, NULL, NULL FROM kinds WHERE _blank"""
+        SELECT _file, dt, _line, true, line, NULL, NULL FROM kinds WHERE _blank
+        UNION ALL
+        SELECT _file, dt, _line, false, line, NULL, _decode_error FROM kinds WHERE {undecoded}"""
 
 
-def _parse_sql(entity: Entity, lines: str) -> str:
+def _parse_sql(entity: Entity, lines: str, decode_errors: bool = False) -> str:
     """The statement that types and validates every line of the chunk: one row per line (CSV headers
     excluded) with `_blank`, `_reason` (NULL when loaded), the typed fields, `_record` (loaded lines) and
     `raw_text` (quarantined lines)."""
@@ -457,11 +510,12 @@ def _parse_sql(entity: Entity, lines: str) -> str:
         v = f"v.{_q(f.name)}"
         if f.required:
             checks.append(f"CASE WHEN {v} IS NULL THEN 'missing required field: {f.name}' END")
-        bad = _type_check(f)
-        if bad:
+        check = _type_check(f)
+        if check:
+            bad, note = check
             checks.append(
                 f"CASE WHEN {v} IS NOT NULL AND {bad} THEN 'wrong type for {f.name}: expected {f.type}, got '"
-                f" || left({v}, 40) END"
+                f" || left({v}, 40) || {note} END"
             )
     event_field = next((f for f in entity.fields if f.name == entity.event_time), None)
     event = (_typed(event_field) if event_field is not None and event_field.type == "timestamp"
@@ -474,7 +528,7 @@ def _parse_sql(entity: Entity, lines: str) -> str:
     )
     columns = ", ".join(f"{_typed(f)} AS {_q(f.name)}" for f in entity.fields)
     return f"""
-    WITH records AS ({_record_sql(entity, lines)}),
+    WITH records AS ({_record_sql(entity, lines, decode_errors)}),
     structured AS (
       SELECT *, CASE WHEN parse_error IS NULL AND NOT _blank THEN json_transform(rec, '{structure}') END AS v
       FROM records
@@ -516,15 +570,19 @@ def load_entity(
     *,
     loaded_at: datetime | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> EntityLoadResult:
-    """Load the given days of one entity from its landing files into the raw layer."""
+    """Load the given days of one entity from its landing files into the raw layer.
+
+    A line longer than `max_line_bytes` (without its terminator) is quarantined, not loaded."""
     loaded_at = loaded_at or datetime.now(UTC)
     entity_root = raw_root / entity.name
     _recover_interrupted_swaps(entity_root)
     decided, to_load = plan_partitions(con, raw_root, entity, files, days)
     result = EntityLoadResult(entity, decided)
     for chunk in _chunks(to_load, chunk_bytes):
-        result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at))
+        result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at,
+                                             max_line_bytes))
     result.partitions.sort(key=lambda p: p.partition)
     return result
 
@@ -536,9 +594,185 @@ _EMPTY_LINES = (
 _WRITTEN = {DATA_FILE: DATA_FILE, "_quarantine0.parquet": QUARANTINE_FILE, "_manifest0.parquet": MANIFEST_FILE}
 
 
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 LE"), (b"\x00\x00\xfe\xff", "UTF-32 BE"), (b"\xff\xfe", "UTF-16 LE"),
+         (b"\xfe\xff", "UTF-16 BE"))
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Of a line longer than the limit, only this many bytes are kept (for its escaped raw_text).
+_PREFIX_BYTES = 4 * RAW_TEXT_CHARS
+
+
+def _split_lines(stream, limit: int) -> Iterator[tuple[bytes, int]]:
+    """(content, length) of each line of a binary stream, split as DuckDB's line reader splits (at \n, \r\n
+    or a lone \r); of a line longer than `limit` bytes only its first `_PREFIX_BYTES` are kept, so memory
+    stays bounded whatever the file holds."""
+    buf = b""
+    long_prefix: bytes | None = None  # the start of a too-long line still being read
+    long_len = 0
+    while True:
+        block = stream.read(1 << 20)
+        data = buf + block
+        pos = 0
+        for m in _NEWLINE.finditer(data):
+            if block and m.group() == b"\r" and m.end() == len(data):
+                break  # the \r may be the first half of a \r\n split across blocks
+            content = data[pos:m.start()]
+            pos = m.end()
+            if long_prefix is not None:
+                yield long_prefix, long_len + len(content)
+                long_prefix = None
+            else:
+                yield (content if len(content) <= limit else content[:_PREFIX_BYTES]), len(content)
+        rest = data[pos:]
+        if not block:
+            if long_prefix is not None:
+                yield long_prefix, long_len + len(rest)
+            elif rest:
+                yield (rest if len(rest) <= limit else rest[:_PREFIX_BYTES]), len(rest)
+            return
+        keep = b"\r" if rest.endswith(b"\r") else b""
+        rest = rest[:len(rest) - len(keep)]
+        if long_prefix is not None:
+            long_len += len(rest)
+            buf = keep
+        elif len(rest) > limit:
+            long_prefix, long_len, buf = rest[:_PREFIX_BYTES], len(rest), keep
+        else:
+            buf = rest + keep
+
+
+def _escaped(content: bytes, length: int) -> str:
+    """Printable text of a line that could not be loaded as it is: undecodable bytes as \\xNN, NUL as \\x00,
+    at most RAW_TEXT_CHARS characters (then the line's length in bytes)."""
+    text = content.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    if len(text) > RAW_TEXT_CHARS or length > len(content):
+        return f"{text[:RAW_TEXT_CHARS]}... [{length:,} bytes]"
+    return text
+
+
+@dataclass
+class _Decoded:
+    """A landing file decoded in Python: a reason to quarantine it whole, or its lines' errors (number,
+    reason, escaped text) and the UTF-8 copy DuckDB reads instead (good lines verbatim, bad lines empty)."""
+
+    file_error: str | None = None
+    line_errors: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _decode_lines(stream, copy, max_line_bytes: int, csv: bool) -> _Decoded:
+    """Check every line of a decompressed stream for UTF-8 and length, writing the copy as it goes."""
+    decoded = _Decoded()
+    for number, (content, length) in enumerate(_split_lines(stream, max_line_bytes), start=1):
+        if number == 1:
+            bom = next((name for mark, name in _BOMS if content.startswith(mark)), None)
+            if bom:
+                return _Decoded(f"{bom} text (byte-order mark): the landing zone is UTF-8, re-export the file "
+                                "as UTF-8")
+            if b"\x00" in content:
+                return _Decoded("NUL bytes in the first line: binary data or UTF-16/UTF-32 text without a "
+                                "byte-order mark, not UTF-8 text")
+            if content.startswith(_UTF8_BOM):  # allowed, and skipped as DuckDB skips it
+                content, length = content[3:], length - 3
+        reason = None
+        if length > max_line_bytes:
+            reason = f"line of {length:,} bytes is longer than the limit of {max_line_bytes:,} bytes"
+        else:
+            try:
+                content.decode("utf-8")
+            except UnicodeDecodeError as error:
+                reason = (f"not valid UTF-8: byte 0x{content[error.start]:02x} at byte {error.start + 1} of the "
+                          "line (raw_text shows undecodable bytes as \\xNN)")
+        if reason and csv and number == 1:
+            return _Decoded(f"CSV header line: {reason}")
+        if reason:
+            decoded.line_errors.append((number, reason, _escaped(content, length)))
+            copy.write(b"\n")
+        else:
+            copy.write(content + b"\n")
+    return decoded
+
+
+def _decode_file(f: LandingFile, copy_path: Path, max_line_bytes: int) -> _Decoded:
+    """Decode one landing file line by line in Python: what runs for a file DuckDB could not read alone."""
+    fd = os.open(f.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as raw, copy_path.open("wb") as copy:
+        compressed = f.path.name.endswith(".gz")
+        if not compressed and raw.read(2) == b"\x1f\x8b":
+            return _Decoded("gzip-compressed data in a file not named .gz")
+        raw.seek(0)
+        if not compressed:
+            return _decode_lines(raw, copy, max_line_bytes, f.entity.format == "csv")
+        try:
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _decode_lines(stream, copy, max_line_bytes, f.entity.format == "csv")
+        except EOFError:
+            return _Decoded("truncated gzip: the compressed data ends before its end-of-stream marker")
+        except (gzip.BadGzipFile, zlib.error) as error:
+            return _Decoded(f"cannot decompress: {error} (not a gzip file, or corrupt)")
+
+
+# DuckDB's errors for what a file holds (invalid UTF-8, a too-long line, bad gzip), as opposed to a lack of
+# memory or an interruption, which must fail the run and not blame a file.
+_CONTENT_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
+
+
+def _read_one_by_one(
+    con, reading: list[tuple[LandingFile, FileResult]], work: Path, max_line_bytes: int
+) -> tuple[dict[str, str], list[tuple[str, int, str, str]]]:
+    """Fill `raw_lines` file by file after DuckDB failed on the chunk: a file DuckDB reads alone is read as
+    in the chunk; a file it cannot read is decoded in Python, and then either quarantined whole or read from
+    its checked UTF-8 copy. Returns the files quarantined whole (file -> reason) and the lines refused by
+    the decoder (file, line, reason, escaped text)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_lines AS {_EMPTY_LINES}")
+    file_errors: dict[str, str] = {}
+    line_errors: list[tuple[str, int, str, str]] = []
+    one = f"INSERT INTO raw_lines {_lines_sql(1, max_line_bytes)}"
+    for f, _ in reading:
+        try:
+            con.execute(one, [f.rel_path, f.file_date, _literal_path(f.path)])
+            continue
+        except _CONTENT_ERRORS as error:
+            duckdb_error = error
+        copy = work / f".decoded-{uuid.uuid4().hex[:12]}.txt"
+        try:
+            decoded = _decode_file(f, copy, max_line_bytes)
+            if decoded.file_error:
+                file_errors[f.rel_path] = decoded.file_error
+                continue
+            if not decoded.line_errors:  # DuckDB failed on a file the decoder finds sound: not a content issue
+                raise RuntimeError(f"{f.rel_path} cannot be read: {duckdb_error}") from duckdb_error
+            try:
+                con.execute(one, [f.rel_path, f.file_date, _literal_path(copy)])
+            except _CONTENT_ERRORS as error:
+                message = str(error).splitlines()[0][:300]
+                file_errors[f.rel_path] = f"unreadable even with its bad lines removed: {message}"
+                continue
+            line_errors += [(f.rel_path, *e) for e in decoded.line_errors]
+        finally:
+            copy.unlink(missing_ok=True)
+    return file_errors, line_errors
+
+
+def _mark_line_errors(con, line_errors: list[tuple[str, int, str, str]]) -> None:
+    """Give `raw_lines` a `_decode_error` column and set it, with the escaped text as `line`, on the lines
+    the decoder refused (each an empty line of its file's copy)."""
+    con.execute("ALTER TABLE raw_lines ADD COLUMN _decode_error VARCHAR")
+    if not line_errors:
+        return
+    files, numbers, reasons, texts = (list(c) for c in zip(*line_errors, strict=True))
+    matched = con.execute(
+        "UPDATE raw_lines SET line = e.raw_text, _decode_error = e.reason FROM (SELECT unnest(?::VARCHAR[]) AS "
+        "file, unnest(?::BIGINT[]) AS line, unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS raw_text) e "
+        "WHERE raw_lines._file = e.file AND raw_lines._line = e.line",
+        [files, numbers, reasons, texts],
+    ).fetchone()[0]
+    if matched != len(line_errors):  # the copy's lines must number as the decoder counted: never lose one
+        raise RuntimeError(f"{matched} of {len(line_errors)} undecodable lines matched their line numbers")
+
+
 def _load_chunk(
     con, entity: Entity, days: dict[date, list[tuple[LandingFile, FileResult]]], entity_root: Path,
-    loaded_at: datetime,
+    loaded_at: datetime, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> list[PartitionResult]:
     """Read, validate and write the days of one chunk, then swap each day's folder into place.
 
@@ -553,13 +787,33 @@ def _load_chunk(
     try:
         params: list[object] = []
         for f, _ in reading:
-            params += [f.rel_path, f.file_date, str(f.path)]
+            params += [f.rel_path, f.file_date, _literal_path(f.path)]
         # The lines are materialised first: planning the parse over a union of hundreds of file scans
         # costs more than copying the lines once.
-        lines = _lines_sql(len(reading)) if reading else _EMPTY_LINES
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_lines AS {lines}", params)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {_parse_sql(entity, 'SELECT * FROM raw_lines')}")
+        lines = _lines_sql(len(reading), max_line_bytes) if reading else _EMPTY_LINES
+        file_errors: dict[str, str] = {}
+        fallback = False
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_lines AS {lines}", params)
+        except _CONTENT_ERRORS:
+            file_errors, line_errors = _read_one_by_one(con, reading, work, max_line_bytes)
+            _mark_line_errors(con, line_errors)
+            fallback = True
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {_parse_sql(entity, 'SELECT * FROM raw_lines', fallback)}")
         con.execute("DROP TABLE raw_lines")
+        for f, r in reading:
+            if f.rel_path in file_errors:
+                r.status, r.detail = "quarantined", file_errors[f.rel_path]
+        quarantined = [(f.rel_path, f.file_date, file_errors[f.rel_path]) for f, _ in reading
+                       if f.rel_path in file_errors]
+        # A file quarantined whole: one row with no line number and no text (its bytes could not be decoded).
+        whole_files = (
+            "UNION ALL SELECT ?, ?, file, NULL::BIGINT, 'file quarantined whole: ' || reason, NULL::VARCHAR, "
+            "?::TIMESTAMPTZ, dt FROM (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::DATE[]) AS dt, "
+            "unnest(?::VARCHAR[]) AS reason)"
+        ) if quarantined else ""
+        whole_params = [entity.source, entity.entity, loaded_at, *(list(c) for c in zip(*quarantined, strict=True))
+                        ] if quarantined else []
 
         # No ORDER BY: `parsed` is already in file and line order, and a partitioned COPY does not keep
         # a sort within its files anyway (readers order by `_file, _line` themselves).
@@ -573,9 +827,9 @@ def _load_chunk(
         )
         con.execute(
             "COPY (SELECT ? AS source, ? AS entity, _file AS file, _line AS line, _reason AS reason, "
-            f"raw_text, ?::TIMESTAMPTZ AS loaded_at, dt FROM parsed WHERE _reason IS NOT NULL) TO '{target}' "
-            "(FORMAT parquet, PARTITION_BY (dt), FILENAME_PATTERN '_quarantine', OVERWRITE_OR_IGNORE)",
-            [entity.source, entity.entity, loaded_at],
+            f"raw_text, ?::TIMESTAMPTZ AS loaded_at, dt FROM parsed WHERE _reason IS NOT NULL {whole_files}) "
+            f"TO '{target}' (FORMAT parquet, PARTITION_BY (dt), FILENAME_PATTERN '_quarantine', OVERWRITE_OR_IGNORE)",
+            [entity.source, entity.entity, loaded_at, *whole_params],
         )
         counts = {
             file: rest
