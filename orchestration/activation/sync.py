@@ -25,7 +25,7 @@ from .destinations.file import write_outbox
 from .destinations.klaviyo import DEFAULT_BASE_URL as KLAVIYO_URL
 from .destinations.klaviyo import KlaviyoDestination
 from .destinations.mailchimp import MailchimpDestination, base_url_from_key
-from .http import CallStats, DestinationFatal, RetryExhausted, RetryPolicy
+from .http import CallStats, DestinationFatal, RetryExhausted, RetryPolicy, redact
 from .plan import OPS, Plan, SegmentKeyError, breaker_reason, build_plan, check_keys, summarize
 from .spec import SegmentSpec
 from .state import connect_warehouse, get_ref, serving_table_exists, set_ref
@@ -48,7 +48,7 @@ class SyncFailed(Exception):
 
     def __init__(self, result: SyncResult):
         self.result = result
-        super().__init__(f"{result.sync_id}: failed: {result.message}")
+        super().__init__(f"{result.sync_id}: failed: {redact(result.message)}")
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ class _Engine:
                 "member_key": [r.member_key for r, _ in errors],
                 "status_code": [o.status_code for _, o in errors],
                 "error_code": [o.error_code for _, o in errors],
-                "detail": [o.detail for _, o in errors],
+                "detail": [redact(o.detail) for _, o in errors],
                 "payload_preview": [_preview(r) for r, _ in errors],
                 "retryable": [o.retryable for _, o in errors],
             },
@@ -450,6 +450,7 @@ def pull_destination_suppressions(con, dest: Destination, sync_id: str, now: dat
 
 def _finish(con, result: SyncResult, plan: Plan | None, started: float) -> None:
     result.duration_s = time.monotonic() - started
+    result.message = redact(result.message) or ""  # it can quote an error body: no email or key is kept
     p = plan.counts if plan else {}
     con.execute(
         """
@@ -522,7 +523,12 @@ def run_sync(
             engine.resume_pending()
         refresh_warehouse_suppressions(con, now)
         if dest and options.read_back_suppressions and not dry_run:
-            pull_destination_suppressions(con, dest, sync_id, now)
+            try:
+                pull_destination_suppressions(con, dest, sync_id, now)
+            except (DestinationFatal, BatchRejected, RetryExhausted) as exc:
+                # without the destination's suppressions the plan could add people who opted out there
+                result.status, result.message = "failed", f"{destination}: reading suppressions back: {exc}"
+                raise SyncFailed(result) from exc
         null_keys = check_keys(con, spec)
         erased = serving_table_exists(con, "marts", "erased_identifiers")
         plan = build_plan(con, spec, destination, salt=env.get("C360_ERASURE_SALT", "c360"), erased_table=erased,

@@ -263,6 +263,8 @@ class Injection:
     status: int = 500
     seconds: float = 0.0
     retry_after: str | None = None
+    detail: str = "injected failure"  # the error body's detail (real APIs echo what they were sent)
+    applied: bool = False  # serve the request first (the change is made), then fail: the client cannot know
 
 
 class _Handler(WSGIRequestHandler):
@@ -358,13 +360,17 @@ class FakeServer:
         with self.lock:
             queue = self.injections.get(op.operation_id)
             injection = queue.popleft() if queue else None
+        if injection is not None and injection.applied:
+            handler = getattr(self, "op_" + op.operation_id)
+            with self.lock:
+                handler(request, body, **params)
         if injection is not None:
             if injection.action == "timeout":
                 time.sleep(injection.seconds)
                 self._record(op, 504)
                 return self.error(504, "Gateway Timeout", "injected timeout", op)
             self._record(op, injection.status)
-            resp = self.error(injection.status, "Injected", "injected failure", op)
+            resp = self.error(injection.status, "Injected", injection.detail, op)
             if injection.retry_after is not None:
                 resp.headers["Retry-After"] = injection.retry_after
             return resp

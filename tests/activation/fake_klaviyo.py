@@ -72,6 +72,7 @@ class FakeKlaviyo(FakeServer):
         self.jobs: dict[str, dict] = {}
         self.reject_emails: set[str] = set()  # rows reported in a job's import errors
         self.invalid_emails: set[str] = set()  # a job containing one is refused whole (400)
+        self.link_base: str | None = None  # where `next` links point (another server: a hostile or broken API)
         super().__init__()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -272,7 +273,7 @@ class FakeKlaviyo(FakeServer):
         errors = self.jobs[id]["errors"]
         links = {"self": f"{self.url}{request.full_path}"}
         if start + size < len(errors):
-            links["next"] = (f"{self.url}/api/profile-bulk-import-jobs/{id}/import-errors?"
+            links["next"] = (f"{self.link_base or self.url}/api/profile-bulk-import-jobs/{id}/import-errors?"
                              + urlencode({"page[size]": size, "page[cursor]": start + size}))
         return 200, {"data": errors[start : start + size], "links": links}
 
@@ -307,7 +308,8 @@ class FakeKlaviyo(FakeServer):
         links = {"self": f"{self.url}/api/profiles"}
         if start + size < len(rows):
             args = {k: v for k, v in request.args.items() if k != "page[cursor]"}
-            links["next"] = f"{self.url}/api/profiles?" + urlencode({**args, "page[cursor]": start + size})
+            links["next"] = (f"{self.link_base or self.url}/api/profiles?"
+                             + urlencode({**args, "page[cursor]": start + size}))
         return 200, {"data": [self._profile_resource(p, subs) for p in rows[start : start + size]], "links": links}
 
     # -- consent endpoints (a segment sync must never call these) ----------------------------

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from ..http import CallStats, HttpClient, RateLimiter, RetryPolicy
+from ..http import CallStats, HttpClient, RateLimiter, RetryPolicy, find_or_create
 from .base import BatchRejected, Destination, OnSubmitted, Outcomes, Row, RowOutcome, payload_fields
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class KlaviyoDestination(Destination):
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.list_id: str | None = None
+        self.list_created = False  # created by this run: nobody can be on it yet
 
     # -- list --------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -123,22 +124,27 @@ class KlaviyoDestination(Destination):
         if cached:
             self.list_id = cached
             return
+        self.list_id, self.list_created = find_or_create(
+            f"klaviyo list {self.list_name!r}", self._find_list, self._create_list, self.http)
+        if self.list_created:
+            log.info("klaviyo: created list %r", self.list_name)
+        self._set_ref("list_id", self.list_id)
+
+    def _find_list(self) -> str | None:
         r = self.http.request(
             "get_lists", "GET", "/api/lists", params={"filter": f"equals(name,{_quote(self.list_name)})"}
         )
         if r.status_code != 200:
             raise BatchRejected(r.status_code, *_first_error(r))
         found = [d for d in r.json()["data"] if d["attributes"].get("name") == self.list_name]
-        if found:
-            self.list_id = found[0]["id"]
-        else:
-            body = {"data": {"type": "list", "attributes": {"name": self.list_name}}}
-            r = self.http.request("create_list", "POST", "/api/lists", json=body)
-            if r.status_code != 201:
-                raise BatchRejected(r.status_code, *_first_error(r))
-            self.list_id = r.json()["data"]["id"]
-            log.info("klaviyo: created list %r", self.list_name)
-        self._set_ref("list_id", self.list_id)
+        return found[0]["id"] if found else None
+
+    def _create_list(self) -> str:
+        body = {"data": {"type": "list", "attributes": {"name": self.list_name}}}
+        r = self.http.request("create_list", "POST", "/api/lists", json=body, idempotent=False)
+        if r.status_code != 201:
+            raise BatchRejected(r.status_code, *_first_error(r))
+        return r.json()["data"]["id"]
 
     # -- profiles ----------------------------------------------------------------------------
     def profile(self, row: Row) -> dict:

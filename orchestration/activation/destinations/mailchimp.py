@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ..http import CallStats, DestinationFatal, HttpClient, RetryPolicy
+from ..http import CallStats, DestinationFatal, HttpClient, OutcomeUnknown, RetryPolicy, find_or_create
 from .base import BatchRejected, Destination, OnSubmitted, Outcomes, Row, RowOutcome, payload_fields
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,8 @@ class MailchimpDestination(Destination):
         self._set_ref = set_ref
         self.audience_id = audience_id
         self.segment_id: str | None = None
+        self.segment_created = False  # created by this run: nobody can be on it yet
+        self._merge_tags: set[str] | None = None
 
     # -- audience, merge fields, static segment -------------------------------------------
     def _get(self, operation: str, path: str, params: dict | None = None) -> dict:
@@ -135,31 +137,51 @@ class MailchimpDestination(Destination):
                             len(body["lists"]))
             self.audience_id = body["lists"][0]["id"]
             self._set_ref("audience_id", self.audience_id)
-        lid = self.audience_id
         if self._get_ref("merge_fields") != ",".join(sorted(self.tags.values())):
-            existing = {f["tag"] for f in self._get("getListsIdMergeFields", f"/lists/{lid}/merge-fields",
-                                                     {"count": 1000})["merge_fields"]}
             for prop, tag in self.tags.items():
-                if tag not in existing:
-                    body = {"tag": tag, "name": prop, "type": "text", "required": False}
-                    r = self.http.request("postListsIdMergeFields", "POST", f"/lists/{lid}/merge-fields", json=body)
-                    if r.status_code != 200:
-                        raise BatchRejected(r.status_code, *_problem(r))
+                find_or_create(f"mailchimp merge field {tag}", lambda tag=tag: self._find_merge_field(tag),
+                               lambda prop=prop, tag=tag: self._create_merge_field(prop, tag), self.http)
             self._set_ref("merge_fields", ",".join(sorted(self.tags.values())))
         self.segment_id = self._get_ref("segment_id")
         if not self.segment_id:
-            segments = self._get("previewASegment", f"/lists/{lid}/segments", {"type": "static", "count": 1000})
-            found = [s for s in segments["segments"] if s.get("name") == self.list_name]
-            if found:
-                self.segment_id = str(found[0]["id"])
-            else:
-                r = self.http.request("postListsIdSegments", "POST", f"/lists/{lid}/segments",
-                                      json={"name": self.list_name, "static_segment": []})
-                if r.status_code != 200:
-                    raise BatchRejected(r.status_code, *_problem(r))
-                self.segment_id = str(r.json()["id"])
+            self.segment_id, self.segment_created = find_or_create(
+                f"mailchimp tag {self.list_name!r}", self._find_segment, self._create_segment, self.http)
+            if self.segment_created:
                 log.info("mailchimp: created tag %r", self.list_name)
             self._set_ref("segment_id", self.segment_id)
+
+    def _find_merge_field(self, tag: str) -> str | None:
+        if self._merge_tags is None:
+            self._merge_tags = {f["tag"] for f in self._get(
+                "getListsIdMergeFields", f"/lists/{self.audience_id}/merge-fields", {"count": 1000})["merge_fields"]}
+        return tag if tag in self._merge_tags else None
+
+    def _create_merge_field(self, prop: str, tag: str) -> str:
+        body = {"tag": tag, "name": prop, "type": "text", "required": False}
+        try:
+            r = self.http.request("postListsIdMergeFields", "POST", f"/lists/{self.audience_id}/merge-fields",
+                                  json=body, idempotent=False)
+        except OutcomeUnknown:
+            self._merge_tags = None  # it may have been applied: read the fields again
+            raise
+        if r.status_code != 200:
+            raise BatchRejected(r.status_code, *_problem(r))
+        if self._merge_tags is not None:
+            self._merge_tags.add(tag)
+        return tag
+
+    def _find_segment(self) -> str | None:
+        segments = self._get("previewASegment", f"/lists/{self.audience_id}/segments",
+                             {"type": "static", "count": 1000})
+        found = [s for s in segments["segments"] if s.get("name") == self.list_name]
+        return str(found[0]["id"]) if found else None
+
+    def _create_segment(self) -> str:
+        r = self.http.request("postListsIdSegments", "POST", f"/lists/{self.audience_id}/segments",
+                              json={"name": self.list_name, "static_segment": []}, idempotent=False)
+        if r.status_code != 200:
+            raise BatchRejected(r.status_code, *_problem(r))
+        return str(r.json()["id"])
 
     # -- members ---------------------------------------------------------------------------
     def merge_fields(self, row: Row) -> dict:
