@@ -140,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if locked:
         print(f"error: {locked}", file=sys.stderr)
         return 2
-    outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to)
+    outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to,
+                           no_sync=args.no_sync, sync_past=args.sync_past)
     print(outcome.render())
     return 0 if outcome.ok else 1
 
@@ -202,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="date_from", type=_date, help="backfill: first export date to (re)load")
     run.add_argument("--to", dest="date_to", type=_date,
                      help="backfill: last export date to (re)load (the build is as of it unless --as-of)")
+    run.add_argument("--no-sync", action="store_true", help="publish, but sync no segment anywhere")
+    run.add_argument("--sync-past", action="store_true",
+                     help="a run as of a date before the latest export also syncs Klaviyo and Mailchimp "
+                          "(default: only the file outbox gets a past state)")
     run.set_defaults(func=cmd_run)
 
     sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")
