@@ -183,6 +183,36 @@ class FakeKlaviyo(FakeServer):
             (members.add if add else members.discard)(pid)
         return 204, None
 
+    def add_to_list(self, name: str, email: str) -> None:
+        """A marketer puts a person on a list in the Klaviyo UI (the list and profile are made if missing)."""
+        lst = self.list_by_name(name)
+        if lst is None:
+            lid = self._new_id("L")
+            self.lists[lid] = lst = {"name": name, "members": set(), "created": _iso()}
+        lst["members"].add(self.by_email.get(email) or self.add_profile(email))
+
+    def op_get_profile_ids_for_list(self, request, body, id):
+        """GET /api/lists/{id}/relationships/profiles."""
+        if id not in self.lists:
+            return 404, self.error(404, "Not found", f"list {id} does not exist")
+        ids = sorted(self.lists[id]["members"])
+        if "filter" in request.args:
+            op, fld, value = _parse_filter(request.args["filter"])
+            if fld != "email" or op not in ("any", "equals"):
+                return 400, self.error(400, "Invalid filter", request.args["filter"])
+            wanted = set(value) if op == "any" else {value}
+            if op == "any" and len(value) > 100:
+                return 400, self.error(400, "Invalid filter", "at most 100 values in any()")
+            ids = [pid for pid in ids if self.profiles[pid]["email"] in wanted]
+        size = int(request.args.get("page[size]", 20))
+        start = int(request.args.get("page[cursor]", 0))
+        links = {"self": f"{self.url}{request.full_path}"}
+        if start + size < len(ids):
+            args = {k: v for k, v in request.args.items() if k != "page[cursor]"}
+            links["next"] = (f"{self.link_base or self.url}/api/lists/{id}/relationships/profiles?"
+                             + urlencode({**args, "page[cursor]": start + size}))
+        return 200, {"data": [{"type": "profile", "id": pid} for pid in ids[start : start + size]], "links": links}
+
     def op_add_profiles_to_list(self, request, body, id):
         """POST /api/lists/{id}/relationships/profiles."""
         return self._relationship(request, body, id, add=True)
@@ -293,11 +323,11 @@ class FakeKlaviyo(FakeServer):
         rows = list(self.profiles.values())
         if "filter" in request.args:
             op, fld, value = _parse_filter(request.args["filter"])
-            if fld == "email" and op in ("any", "equals"):
+            if fld in ("email", "id") and op in ("any", "equals"):
                 wanted = set(value) if op == "any" else {value}
                 if op == "any" and len(value) > 100:
                     return 400, self.error(400, "Invalid filter", "at most 100 values in any()")
-                rows = [p for p in rows if p["email"] in wanted]
+                rows = [p for p in rows if p[fld] in wanted]
             elif fld == "subscriptions.email.marketing.suppression.timestamp" and op == "greater-than":
                 rows = [p for p in rows if any(s["timestamp"] > value for s in p["suppression"])]
             else:

@@ -92,6 +92,14 @@ class Destination:
     def prepare(self) -> None:
         """Find or create the list/tag/fields the sync writes to (called only when there is work)."""
 
+    def list_is_new(self) -> bool:
+        """Whether `prepare` created the list/tag in this run (then nobody can be on it yet)."""
+        return False
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """member_key -> destination id of the rows already on the list/tag (put there by someone else)."""
+        return {}
+
     def upsert(self, rows: list[Row], *, add_to_list: bool, on_submitted: OnSubmitted) -> Outcomes:
         """Create or update the profiles of `rows` (never touching consent)."""
         raise NotImplementedError

@@ -34,6 +34,7 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "create_list": (10, 150),
     "get_lists": (75, 750),
     "get_profiles": (75, 750),
+    "get_profile_ids_for_list": (75, 750),
     "request_profile_deletion": (3, 60),
 }
 # Profile attributes Klaviyo knows; any other mapped property goes to `properties`.
@@ -288,6 +289,40 @@ class KlaviyoDestination(Destination):
             for row in todo:
                 outcomes[row.member_key] = RowOutcome(ok=True, dest_id=ids[row.member_key])
         return outcomes
+
+    def list_is_new(self) -> bool:
+        """Whether this run created the list."""
+        return self.list_created
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """Rows whose profile is on the list already: list membership filtered by email, 100 a request.
+
+        The membership endpoint answers with profile ids; the few found are mapped back to emails.
+        """
+        on_list: set[str] = set()
+        with_email = [row for row in rows if row.email]
+        for start in range(0, len(with_email), MAX_PAGE):
+            emails = ",".join(_quote(row.email) for row in with_email[start : start + MAX_PAGE])
+            url = f"/api/lists/{self.list_id}/relationships/profiles"
+            params: dict | None = {"filter": f"any(email,[{emails}])", "page[size]": MAX_PAGE}
+            while url:
+                r = self.http.request("get_profile_ids_for_list", "GET", url, params=params)
+                if r.status_code != 200:
+                    raise BatchRejected(r.status_code, *_first_error(r))
+                body = r.json()
+                on_list.update(d["id"] for d in body["data"])
+                url = (body.get("links") or {}).get("next")
+                params = None
+        found: dict[str, str] = {}  # email -> profile id
+        ids = sorted(on_list)
+        for start in range(0, len(ids), MAX_PAGE):
+            part = ",".join(_quote(i) for i in ids[start : start + MAX_PAGE])
+            r = self.http.request("get_profiles", "GET", "/api/profiles",
+                                  params={"filter": f"any(id,[{part}])", "page[size]": MAX_PAGE})
+            if r.status_code != 200:
+                raise BatchRejected(r.status_code, *_first_error(r))
+            found.update({p["attributes"].get("email"): p["id"] for p in r.json()["data"]})
+        return {row.member_key: found[row.email] for row in with_email if row.email in found}
 
     def list_add(self, rows: list[Row]) -> Outcomes:
         """Add profiles to the list (profile ids looked up by email when unknown)."""

@@ -264,6 +264,30 @@ class MailchimpDestination(Destination):
             for row in rows
         }
 
+    def list_is_new(self) -> bool:
+        """Whether this run created the tag."""
+        return self.segment_created
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """Rows already carrying the tag: the static segment's members (every status), 1,000 a page."""
+        tagged: set[str] = set()
+        offset = 0
+        while True:
+            r = self.http.request(
+                "getListsIdSegmentsIdMembers", "GET", f"/lists/{self.audience_id}/segments/{self.segment_id}/members",
+                params={"count": 1000, "offset": offset, "fields": "members.email_address,total_items",
+                        "include_cleaned": "true", "include_transactional": "true",
+                        "include_unsubscribed": "true"})
+            if r.status_code != 200:
+                raise BatchRejected(r.status_code, *_problem(r))
+            members = r.json().get("members") or []
+            tagged.update(m["email_address"].lower() for m in members if m.get("email_address"))
+            offset += len(members)
+            if len(members) < 1000:
+                break
+        return {row.member_key: subscriber_hash(row.email) for row in rows
+                if row.email and row.email.lower() in tagged}
+
     def list_add(self, rows: list[Row]) -> Outcomes:
         """Add members to the static segment (the segment's tag)."""
         return self._segment("members_to_add", rows)
