@@ -568,7 +568,7 @@ def run_sync(
         erased = serving_table_exists(con, "marts", "erased_identifiers")
         plan = build_plan(con, spec, destination, salt=env.get("C360_ERASURE_SALT", "c360"), erased_table=erased,
                           requires_email=destination != "file", load_rows=not dry_run,
-                          null_keys=null_keys)
+                          null_keys=null_keys, consent_table=serving_table_exists(con, "marts", "customer_360"))
         result.planned = dict(plan.counts)
         result.audience = plan.audience
         share = spec.max_change_share or options.max_change_share

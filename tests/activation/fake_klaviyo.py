@@ -72,6 +72,7 @@ class FakeKlaviyo(FakeServer):
         self.jobs: dict[str, dict] = {}
         self.reject_emails: set[str] = set()  # rows reported in a job's import errors
         self.invalid_emails: set[str] = set()  # a job containing one is refused whole (400)
+        self.import_keys: set[str] = set()  # every profile attribute ever sent to a bulk import
         self.link_base: str | None = None  # where `next` links point (another server: a hostile or broken API)
         super().__init__()
 
@@ -278,6 +279,7 @@ class FakeKlaviyo(FakeServer):
                                               "original_payload": attrs}})
                 continue
             pid = self._upsert(attrs)
+            self.import_keys |= set(attrs)
             self.ops.append(("upsert", attrs.get("email")))
             for lid in lists:
                 self.lists[lid]["members"].add(pid)

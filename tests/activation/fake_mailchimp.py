@@ -220,7 +220,7 @@ class FakeMailchimp(FakeServer):
                 continue
             aud["members"][h(email)] = m = {"email_address": email, "status": item["status"], "tags": set(),
                                             "merge_fields": dict(item.get("merge_fields") or {}),
-                                            "last_changed": _now()}
+                                            "last_changed": _now(), "timestamp_opt": item.get("timestamp_opt")}
             self.ops.append(("upsert", email))
             new.append(self._member_resource(list_id, m))
         return 200, {"new_members": new, "updated_members": updated, "errors": errors, "total_created": len(new),
@@ -241,7 +241,8 @@ class FakeMailchimp(FakeServer):
         if m is None:
             status = body.get("status") or body["status_if_new"]
             aud["members"][subscriber_hash] = m = {"email_address": email, "status": status, "tags": set(),
-                                                   "merge_fields": {}, "last_changed": _now()}
+                                                   "merge_fields": {}, "last_changed": _now(),
+                                                   "timestamp_opt": body.get("timestamp_opt")}
         elif "status" in body:  # PUT with `status` changes an existing member's status (re-subscribes!)
             self._set_status(m, body["status"])
         m["merge_fields"].update(body.get("merge_fields") or {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Consent states from the warehouse that mean "never send" (segment column or customer_360).
 SUPPRESSING_CONSENT = ("unsubscribed", "bounced", "spam_complaint")
@@ -33,6 +34,9 @@ class Row:
     in_list: bool = False
     added_by_sync: bool = False
     dest_id: str | None = None
+    # When the warehouse recorded the person's opt-in (customer_360 says subscribed): the only evidence on
+    # which a destination may create them as subscribed. None: no opt-in record.
+    opted_in_at: datetime | None = None
 
     @property
     def needs_profile(self) -> bool:

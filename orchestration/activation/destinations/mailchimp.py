@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 from ..http import CallStats, DestinationFatal, HttpClient, OutcomeUnknown, RetryPolicy, find_or_create
 from .base import BatchRejected, Destination, OnSubmitted, Outcomes, Row, RowOutcome, payload_fields
@@ -191,9 +192,13 @@ class MailchimpDestination(Destination):
                 for p, v in fields.items()}
 
     @staticmethod
-    def status_if_new(row: Row) -> str:
-        """Status for a member that does not exist yet: recorded consent only, else transactional."""
-        return "subscribed" if row.email_consent == "subscribed" else "transactional"
+    def new_member_status(row: Row) -> dict:
+        """Status of a member created now: subscribed only with the warehouse's opt-in record, sent as
+        `timestamp_opt` (the consent evidence Mailchimp keeps); without one, transactional."""
+        if row.opted_in_at is None or row.email_consent != "subscribed":
+            return {"status": "transactional"}
+        at = row.opted_in_at.astimezone(UTC) if row.opted_in_at.tzinfo else row.opted_in_at  # naive: UTC already
+        return {"status": "subscribed", "timestamp_opt": at.strftime("%Y-%m-%dT%H:%M:%S+00:00")}
 
     def upsert(self, rows: list[Row], *, add_to_list: bool, on_submitted: OnSubmitted) -> Outcomes:
         """Create unknown members in one batch call; update known or existing ones with PUT status_if_new."""
@@ -203,7 +208,7 @@ class MailchimpDestination(Destination):
         if new:
             body = {
                 "members": [
-                    {"email_address": row.email, "status": self.status_if_new(row),
+                    {"email_address": row.email, **self.new_member_status(row),
                      "merge_fields": self.merge_fields(row)}
                     for row in new
                 ],
@@ -233,7 +238,10 @@ class MailchimpDestination(Destination):
         return outcomes
 
     def _put(self, row: Row) -> RowOutcome:
-        body = {"email_address": row.email, "status_if_new": self.status_if_new(row),
+        # Only members known to exist are PUT (acknowledged before, or ERROR_CONTACT_EXISTS just now), so
+        # `status_if_new` applies only to one deleted in Mailchimp since: it is not re-created as subscribed
+        # (no timestamp_opt is sent to an existing member, whose opt-in record is Mailchimp's own).
+        body = {"email_address": row.email, "status_if_new": "transactional",
                 "merge_fields": self.merge_fields(row)}
         h = subscriber_hash(row.email)
         r = self.http.request("putListsIdMembersId", "PUT", f"/lists/{self.audience_id}/members/{h}", json=body)
