@@ -4,6 +4,8 @@ Consent rules, as the API allows them:
 - new members are created by the batch endpoint with `update_existing: false`, so the `status` in
   that request can only ever apply to a member that did not exist; an existing member comes back as
   `ERROR_CONTACT_EXISTS` and is then updated by `PUT .../members/{hash}` with `status_if_new` only;
+- that status is `subscribed` only with the warehouse's opt-in record, whose time is sent as
+  `timestamp_opt`; without one, `transactional`;
 - an existing member's status is never sent; "Member In Compliance State" and "Forgotten Email Not
   Subscribed" are final (rejected, not retried);
 - leaving the segment removes the member from the static segment (the tag), never an unsubscribe,
