@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,10 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """Whether a connection error happened before the request reached the server (connect phase)."""
-    text = repr(exc)
-    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in text \
-        or "ConnectionRefused" in text
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 class HttpClient:

@@ -131,3 +131,31 @@ def test_stored_error_bodies_hold_no_email_nor_key(wh, klaviyo, mailchimp):
     assert "pk_" not in str(failed.value) and "person0009" not in str(failed.value)
     (detail,) = wh.query("SELECT detail FROM activation.sync_row_errors WHERE member_key = 'person0009@example.com'")[0]
     assert "<email> could not be imported (key <key>)" in detail and "@" not in detail and "pk_" not in detail
+
+
+def test_a_create_is_retried_only_when_the_server_certainly_did_nothing(klaviyo):
+    import socket
+
+    from orchestration.activation.http import OutcomeUnknown, RetryExhausted
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused, the request never left
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    waits: list[float] = []
+    refused = HttpClient(f"http://127.0.0.1:{port}", policy=RetryPolicy(max_attempts=3), sleep=waits.append)
+    with pytest.raises(RetryExhausted):
+        refused.request("create_list", "POST", "/api/lists", json={}, idempotent=False)
+    assert len(waits) == 2
+    http = HttpClient(klaviyo.url, headers={"Authorization": f"Klaviyo-API-Key {klaviyo.api_key}",
+                                            "revision": "2026-07-15"}, policy=RetryPolicy(max_attempts=3),
+                      sleep=waits.append, timeout=(1.0, 0.2))
+    body = {"data": {"type": "list", "attributes": {"name": "x"}}}
+    klaviyo.inject("create_list", Injection("timeout", seconds=0.4, applied=True))
+    with pytest.raises(OutcomeUnknown):
+        http.request("create_list", "POST", "/api/lists", json=body, idempotent=False)
+    klaviyo.inject("create_list", Injection("status", status=502))
+    with pytest.raises(OutcomeUnknown):
+        http.request("create_list", "POST", "/api/lists", json=body, idempotent=False)
+    klaviyo.inject("create_list", Injection("status", status=429, retry_after="1"))  # throttled: nothing done
+    assert http.request("create_list", "POST", "/api/lists", json=body, idempotent=False).status_code == 201
+    assert len(waits) == 3

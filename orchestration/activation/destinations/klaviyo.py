@@ -321,8 +321,8 @@ class KlaviyoDestination(Destination):
                                   params={"filter": f"any(id,[{part}])", "page[size]": MAX_PAGE})
             if r.status_code != 200:
                 raise BatchRejected(r.status_code, *_first_error(r))
-            found.update({p["attributes"].get("email"): p["id"] for p in r.json()["data"]})
-        return {row.member_key: found[row.email] for row in with_email if row.email in found}
+            found.update({(p["attributes"].get("email") or "").lower(): p["id"] for p in r.json()["data"]})
+        return {row.member_key: found[row.email.lower()] for row in with_email if row.email.lower() in found}
 
     def list_add(self, rows: list[Row]) -> Outcomes:
         """Add profiles to the list (profile ids looked up by email when unknown)."""
