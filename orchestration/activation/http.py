@@ -41,7 +41,8 @@ logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuery())
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Klaviyo private keys (pk_...), Mailchimp keys (32 hex digits and a data centre), bearer/basic credentials.
-_KEYS = re.compile(r"\bpk_[A-Za-z0-9_]{6,}|\b[0-9a-f]{32}-[a-z]+[0-9]+\b|(?i:\b(?:bearer|basic|klaviyo-api-key)\s+)\S+")
+_KEYS = re.compile(r"\bpk_[A-Za-z0-9_]{6,}|\b[0-9a-f]{32}-[a-z]+[0-9]+\b|(?i:\b(?:bearer|klaviyo-api-key)\s+)\S+"
+                   r"|\bBasic\s+[A-Za-z0-9+/]{8,}={0,2}")
 
 
 def redact(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:

@@ -104,9 +104,10 @@ def test_same_host_links_are_followed(wh, klaviyo):
 def test_redact_removes_emails_and_keys():
     text = ("person0001@example.com is already a list member; key pk_abcdef123456 "
             "0123456789abcdef0123456789abcdef-us21 Authorization: Klaviyo-API-Key secret123")
-    out = redact(text, ("secret123",))
+    out = redact(text + " Authorization: Basic YzM2MDpzZWNyZXQ=", ("secret123",))
     assert "@" not in out and "pk_" not in out and "us21" not in out and "secret123" not in out
-    assert out.startswith("<email> is already a list member")
+    assert "YzM2MDpz" not in out and out.startswith("<email> is already a list member")
+    assert redact("basic information is missing") == "basic information is missing"
 
 
 def test_stored_error_bodies_hold_no_email_nor_key(wh, klaviyo, mailchimp):
