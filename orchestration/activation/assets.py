@@ -83,7 +83,7 @@ def build_sync_asset(spec: SegmentSpec, destination: str, settings: Settings) ->
         """Send the segment's changes since the last successful sync."""
         skipped = skip_reason(context.run.tags, destination)
         if skipped:
-            context.log.warning(f"{spec.sync_id(destination)}: sync skipped: {skipped}")
+            context.log.info(f"{spec.sync_id(destination)}: sync skipped: {skipped}")  # the run summary says it once
             yield AssetCheckResult(check_name=CIRCUIT_BREAKER, passed=True, metadata={"skipped": skipped})
             yield MaterializeResult(asset_key=key, metadata={"status": "skipped", "destination": destination,
                                                              "sent": 0, "message": skipped})
