@@ -157,7 +157,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to)
+    outcome = run_main_job(settings, scan, as_of=args.as_of, first=args.date_from, last=args.date_to,
+                           no_sync=args.no_sync, sync_past=args.sync_past)
     print(outcome.render())
     return 0 if outcome.ok else 1
 
@@ -247,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-disk-check", action="store_true",
                      help="start a first run even when the free disk beside the warehouse looks smaller than "
                      "the landing zone (a first run writes about as much as the landing files hold)")
+    run.add_argument("--no-sync", action="store_true", help="publish, but sync no segment anywhere")
+    run.add_argument("--sync-past", action="store_true",
+                     help="a run as of a date before the latest export also syncs Klaviyo and Mailchimp "
+                          "(default: only the file outbox gets a past state)")
     run.set_defaults(func=cmd_run)
 
     sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")

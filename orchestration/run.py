@@ -10,6 +10,7 @@ from pathlib import Path
 from dagster import DagsterInstance, execute_job, reconstructable
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from orchestration.activation.scope import SYNC_SKIP_REASON_TAG, sync_tags
 from orchestration.ingestion.landing import LandingScan
 from orchestration.partitions import AS_OF_TAG
 from orchestration.progress import step_progress
@@ -156,9 +157,13 @@ def dates_to_load(settings: Settings, scan: LandingScan, dates: list[date]) -> l
 
 
 def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = None,
-                 first: date | None = None, last: date | None = None) -> RunOutcome:
+                 first: date | None = None, last: date | None = None, *, no_sync: bool = False,
+                 sync_past: bool = False) -> RunOutcome:
     """Execute the main job over every export date in the landing zone (up to `as_of`), or, for a backfill,
-    over the export dates `first`..`last` (every one of them, built as of `last` unless `as_of` says)."""
+    over the export dates `first`..`last` (every one of them, built as of `last` unless `as_of` says).
+
+    A run as of a date before the latest export syncs only the file outbox unless `sync_past`;
+    `no_sync` publishes without any sync (see orchestration/activation/scope.py)."""
     import time
 
     dates = [d for d in scan.dates if as_of is None or d <= as_of]
@@ -194,6 +199,11 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
         # The build is as of the latest export date (or --as-of), even when only older days are reloaded.
         AS_OF_TAG: (as_of or dates[-1]).isoformat(),
     }
+    scope = sync_tags(as_of=date.fromisoformat(tags[AS_OF_TAG]), latest_export=max(scan.dates), no_sync=no_sync,
+                      sync_past=sync_past)
+    if scope:
+        tags.update(scope)
+        notes.append(f"sync skipped: {scope[SYNC_SKIP_REASON_TAG]}")
     began = time.perf_counter()
     import os
 

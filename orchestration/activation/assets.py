@@ -21,6 +21,7 @@ from dagster import (
 from pydantic import Field
 
 from orchestration.activation import SegmentSpec, SyncBlocked, SyncFailed, load_segment_specs, run_erasures, run_sync
+from orchestration.activation.scope import skip_reason
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.publish.assets import SERVING
 from orchestration.settings import Settings
@@ -80,6 +81,13 @@ def build_sync_asset(spec: SegmentSpec, destination: str, settings: Settings) ->
     )
     def sync(context: AssetExecutionContext, config: SyncConfig):
         """Send the segment's changes since the last successful sync."""
+        skipped = skip_reason(context.run.tags, destination)
+        if skipped:
+            context.log.info(f"{spec.sync_id(destination)}: sync skipped: {skipped}")  # the run summary says it once
+            yield AssetCheckResult(check_name=CIRCUIT_BREAKER, passed=True, metadata={"skipped": skipped})
+            yield MaterializeResult(asset_key=key, metadata={"status": "skipped", "destination": destination,
+                                                             "sent": 0, "message": skipped})
+            return
         try:
             result = run_sync(spec, destination, env=dict(os.environ), force=config.force, **_paths(settings))
         except SyncBlocked as blocked:

@@ -76,8 +76,14 @@ def build_plan(
     load_rows: bool = True,
     sample_size: int = 5,
     null_keys: int = 0,
+    consent_table: bool = False,
 ) -> Plan:
-    """Plan one sync with a single SQL statement into the temp table `plan`, then read counts and rows."""
+    """Plan one sync with a single SQL statement into the temp table `plan`, then read counts and rows.
+
+    With `consent_table`, each row carries its opt-in time from `serving.marts.customer_360` (when it
+    says subscribed, at `email_consent_updated_at`): the evidence a destination needs to create a
+    member as subscribed.
+    """
     sync_id = spec.sync_id(destination)
     table = f"serving.{_ident(spec.schema)}.{_ident(spec.model)}"
     key = _ident(spec.identifier)
@@ -91,6 +97,13 @@ def build_plan(
     ) + "SELECT identifier_hash FROM activation.erasure_log"
     no_email = "seg_h.email IS NULL" if requires_email else "false"
     mirror = "true" if spec.mode == "mirror" else "false"
+    opt_ins = (
+        "SELECT CAST(customer_key AS VARCHAR) AS customer_key, max(email_consent_updated_at) AS opted_in_at "
+        "FROM serving.marts.customer_360 WHERE email_consent = 'subscribed' AND email_consent_updated_at IS NOT NULL "
+        "GROUP BY 1"
+        if consent_table
+        else "SELECT NULL::VARCHAR AS customer_key, NULL::TIMESTAMP AS opted_in_at WHERE false"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE plan AS
@@ -103,12 +116,14 @@ def build_plan(
         seg_h AS (
             SELECT *, md5(coalesce(email, '') || '|' || fields_json) AS row_hash FROM seg
         ),
+        opt_in AS ({opt_ins}),
         supp AS (SELECT DISTINCT lower(email) AS email FROM activation.suppressions
                  WHERE reason IN ({consent_list})),
         erased AS (SELECT DISTINCT identifier_hash FROM ({erased})),
         st AS (SELECT * FROM activation.sync_state WHERE sync_id = {_lit(sync_id)}),
         joined AS (
-            SELECT seg_h.*, st.member_key AS st_key, st.synced_hash, st.in_list, st.added_by_sync, st.dest_id,
+            SELECT seg_h.*, opt_in.opted_in_at,
+                   st.member_key AS st_key, st.synced_hash, st.in_list, st.added_by_sync, st.dest_id,
                    st.rejected_hash, st.email AS st_email, st.customer_key AS st_customer_key,
                    seg_h.member_key IS NOT NULL AND (
                        seg_h.email_consent IN ({consent_list})
@@ -118,11 +133,12 @@ def build_plan(
                    {no_email} AS no_email,
                    seg_h.member_key IS NOT NULL AS in_segment
             FROM seg_h FULL OUTER JOIN st ON st.member_key = seg_h.member_key
+            LEFT JOIN opt_in ON opt_in.customer_key = seg_h.customer_key
         )
         SELECT coalesce(member_key, st_key) AS member_key,
                coalesce(customer_key, st_customer_key) AS customer_key,
                coalesce(email, st_email) AS email,
-               email_consent, fields_json, row_hash, synced_hash,
+               email_consent, opted_in_at, fields_json, row_hash, synced_hash,
                coalesce(in_list, false) AS in_list, coalesce(added_by_sync, false) AS added_by_sync, dest_id,
                CASE
                    WHEN in_segment AND NOT suppressed AND NOT no_email THEN
@@ -163,7 +179,7 @@ def build_plan(
 def _rows(con: duckdb.DuckDBPyConnection, op: str) -> list[Row]:
     cur = con.execute(
         "SELECT member_key, customer_key, email, fields_json, row_hash, email_consent, synced_hash, in_list, "
-        "added_by_sync, dest_id FROM plan WHERE op = ? ORDER BY member_key",
+        "added_by_sync, dest_id, opted_in_at FROM plan WHERE op = ? ORDER BY member_key",
         [op],
     )
     rows: list[Row] = []
@@ -173,7 +189,7 @@ def _rows(con: duckdb.DuckDBPyConnection, op: str) -> list[Row]:
                 Row(
                     member_key=r[0], customer_key=r[1], email=r[2], fields=json.loads(r[3]) if r[3] else {},
                     row_hash=r[4], op=op, email_consent=r[5], synced_hash=r[6], in_list=r[7],
-                    added_by_sync=r[8], dest_id=r[9],
+                    added_by_sync=r[8], dest_id=r[9], opted_in_at=r[10],
                 )
             )
     return rows

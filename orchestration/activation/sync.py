@@ -25,7 +25,7 @@ from .destinations.file import write_outbox
 from .destinations.klaviyo import DEFAULT_BASE_URL as KLAVIYO_URL
 from .destinations.klaviyo import KlaviyoDestination
 from .destinations.mailchimp import MailchimpDestination, base_url_from_key
-from .http import CallStats, DestinationFatal, RetryExhausted, RetryPolicy
+from .http import CallStats, DestinationFatal, RetryExhausted, RetryPolicy, redact
 from .plan import OPS, Plan, SegmentKeyError, breaker_reason, build_plan, check_keys, summarize
 from .spec import SegmentSpec
 from .state import connect_warehouse, get_ref, serving_table_exists, set_ref
@@ -48,7 +48,7 @@ class SyncFailed(Exception):
 
     def __init__(self, result: SyncResult):
         self.result = result
-        super().__init__(f"{result.sync_id}: failed: {result.message}")
+        super().__init__(f"{result.sync_id}: failed: {redact(result.message)}")
 
 
 @dataclass(frozen=True)
@@ -260,9 +260,11 @@ class _Engine:
                     if out.suppressed_reason in self.suppressing:
                         self.final[row.member_key] = "suppressed"  # read back: not put on the list
                     elif add_to_list:
-                        row.in_list, row.added_by_sync = True, True
+                        row.added_by_sync = row.added_by_sync or not row.in_list  # on it before: not ours
+                        row.in_list = True
                 elif step == "list_add":
-                    row.in_list, row.added_by_sync = True, True
+                    row.added_by_sync = row.added_by_sync or not row.in_list
+                    row.in_list = True
                 else:
                     row.in_list = False
                 self.final.setdefault(row.member_key, "ok")
@@ -276,6 +278,27 @@ class _Engine:
                     row.in_list = False  # the destination says it cannot be removed: nothing left to do
                 else:
                     rejected_hash[row.member_key] = row.row_hash
+        con = self.con
+        con.execute("BEGIN")
+        self._write_state(rows, rejected_hash, step, success)
+        self._insert_errors(step, errors)
+        for email, reason in suppressions:
+            con.execute(
+                "INSERT INTO activation.suppressions SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+                "activation.suppressions WHERE email = ? AND reason = ? AND source = ?)",
+                [email, reason, self.dest.name, self.now, email, reason, self.dest.name],
+            )
+        if self.open_jobs:
+            con.execute(
+                "DELETE FROM activation.pending_jobs WHERE sync_id = ? AND job_id IN (SELECT unnest(?::VARCHAR[]))",
+                [self.sync_id, self.open_jobs],
+            )
+            self.open_jobs = []
+        con.execute("COMMIT")
+
+    def _write_state(self, rows: list[Row], rejected_hash: dict[str, str | None], step: str | None,
+                     success: list[bool]) -> None:
+        """Upsert the rows' state (inside the caller's transaction)."""
         df = pd.DataFrame(
             {
                 "member_key": [r.member_key for r in rows],
@@ -292,7 +315,6 @@ class _Engine:
             dtype=object,
         )
         con = self.con
-        con.execute("BEGIN")
         con.register("upd", df)
         con.execute(
             """
@@ -318,20 +340,6 @@ class _Engine:
             {"now": self.now, "run": self.run_id, "sync": self.sync_id},
         )
         con.unregister("upd")
-        self._insert_errors(step, errors)
-        for email, reason in suppressions:
-            con.execute(
-                "INSERT INTO activation.suppressions SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
-                "activation.suppressions WHERE email = ? AND reason = ? AND source = ?)",
-                [email, reason, self.dest.name, self.now, email, reason, self.dest.name],
-            )
-        if self.open_jobs:
-            con.execute(
-                "DELETE FROM activation.pending_jobs WHERE sync_id = ? AND job_id IN (SELECT unnest(?::VARCHAR[]))",
-                [self.sync_id, self.open_jobs],
-            )
-            self.open_jobs = []
-        con.execute("COMMIT")
 
     def _insert_errors(self, step: str, errors: list[tuple[Row, RowOutcome]]) -> None:
         if not errors:
@@ -341,7 +349,7 @@ class _Engine:
                 "member_key": [r.member_key for r, _ in errors],
                 "status_code": [o.status_code for _, o in errors],
                 "error_code": [o.error_code for _, o in errors],
-                "detail": [o.detail for _, o in errors],
+                "detail": [redact(o.detail) for _, o in errors],
                 "payload_preview": [_preview(r) for r, _ in errors],
                 "retryable": [o.retryable for _, o in errors],
             },
@@ -356,6 +364,32 @@ class _Engine:
         )
         self.con.unregister("errs")
 
+    def mark_already_on_list(self, inserts: list[Row]) -> None:
+        """Record who is on the list/tag before this sync adds them: never `added_by_sync`, so never removed.
+
+        A marketer may have put them there (before the first sync, or since). Committed before any add,
+        so a restarted run cannot mistake them for its own. A list created by this run is empty.
+        """
+        candidates = [r for r in inserts if not r.in_list and r.email]
+        if not candidates or self.dest.list_is_new():
+            return
+        try:
+            found = self.dest.already_on_list(candidates)
+        except BatchRejected as exc:
+            if exc.status_code == 404:
+                raise ListGone(f"{self.dest.name}: the list or tag was not found ({exc.detail})") from exc
+            raise
+        rows = [r for r in candidates if r.member_key in found]
+        if not rows:
+            return
+        for r in rows:
+            r.in_list, r.added_by_sync = True, False
+            r.dest_id = found[r.member_key] or r.dest_id
+        log.info("%s: %d members already on the list; mirror mode will never remove them", self.sync_id, len(rows))
+        self.con.execute("BEGIN")
+        self._write_state(rows, {}, None, [False] * len(rows))
+        self.con.execute("COMMIT")
+
     def run(self, plan: Plan) -> None:
         """Send the plan: upserts (inserts first), list additions, then list removals."""
         inserts = plan.rows.get("insert", [])
@@ -364,6 +398,7 @@ class _Engine:
         if not (inserts or updates or removes):
             return
         self.dest.prepare()
+        self.mark_already_on_list(inserts)
         self.send("upsert", [r for r in inserts if r.needs_profile], self.dest.upsert_batch_size,
                   add_to_list=self.dest.upsert_adds_to_list)
         self.send("upsert", updates, self.dest.upsert_batch_size, add_to_list=False)
@@ -450,6 +485,7 @@ def pull_destination_suppressions(con, dest: Destination, sync_id: str, now: dat
 
 def _finish(con, result: SyncResult, plan: Plan | None, started: float) -> None:
     result.duration_s = time.monotonic() - started
+    result.message = redact(result.message) or ""  # it can quote an error body: no email or key is kept
     p = plan.counts if plan else {}
     con.execute(
         """
@@ -522,12 +558,17 @@ def run_sync(
             engine.resume_pending()
         refresh_warehouse_suppressions(con, now)
         if dest and options.read_back_suppressions and not dry_run:
-            pull_destination_suppressions(con, dest, sync_id, now)
+            try:
+                pull_destination_suppressions(con, dest, sync_id, now)
+            except (DestinationFatal, BatchRejected, RetryExhausted) as exc:
+                # without the destination's suppressions the plan could add people who opted out there
+                result.status, result.message = "failed", f"{destination}: reading suppressions back: {exc}"
+                raise SyncFailed(result) from exc
         null_keys = check_keys(con, spec)
         erased = serving_table_exists(con, "marts", "erased_identifiers")
         plan = build_plan(con, spec, destination, salt=env.get("C360_ERASURE_SALT", "c360"), erased_table=erased,
                           requires_email=destination != "file", load_rows=not dry_run,
-                          null_keys=null_keys)
+                          null_keys=null_keys, consent_table=serving_table_exists(con, "marts", "customer_360"))
         result.planned = dict(plan.counts)
         result.audience = plan.audience
         share = spec.max_change_share or options.max_change_share

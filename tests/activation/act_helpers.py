@@ -67,8 +67,9 @@ class Warehouse:
         self.outbox = root / "outbox"
 
     def publish(self, rows: list[dict], *, consent: dict[str, str] | None = None, erased: list[str] = (),
-                salt: str = "c360", table: str = "seg_test") -> None:
-        """Write the segment table, marts.customer_360 (consent overrides) and marts.erased_identifiers."""
+                salt: str = "c360", table: str = "seg_test", consent_at: dict[str, str | None] | None = None) -> None:
+        """Write the segment table, marts.customer_360 (consent and consent-time overrides; the time
+        defaults to 2026-01-01) and marts.erased_identifiers."""
         tmp = self.root / "serving.tmp.duckdb"
         tmp.unlink(missing_ok=True)
         con = duckdb.connect(str(tmp))
@@ -88,12 +89,13 @@ class Warehouse:
             people[email] = {**people[email], "email_consent": state}
         c360 = pd.DataFrame({"customer_key": [p["customer_key"] for p in people.values()],
                              "email": list(people),
-                             "email_consent": [p.get("email_consent", "subscribed") for p in people.values()]},
+                             "email_consent": [p.get("email_consent", "subscribed") for p in people.values()],
+                             "consent_at": [(consent_at or {}).get(e, "2026-01-01") for e in people]},
                             dtype=object)
         con.register("c360", c360)
         con.execute("CREATE TABLE marts.customer_360 AS SELECT CAST(customer_key AS VARCHAR) AS customer_key, "
                     "CAST(email AS VARCHAR) AS email, CAST(email_consent AS VARCHAR) AS email_consent, "
-                    "TIMESTAMP '2026-01-01' AS email_consent_updated_at FROM c360")
+                    "CAST(consent_at AS TIMESTAMP) AS email_consent_updated_at FROM c360")
         con.execute("CREATE TABLE marts.erased_identifiers (identifier_hash VARCHAR)")
         for email in erased:
             con.execute("INSERT INTO marts.erased_identifiers SELECT md5(? || ':email:' || ?)", [salt, email])

@@ -124,7 +124,36 @@ def klaviyo_operations() -> dict[str, Operation]:
                     op["operationId"], method.upper(), template, _pattern(template), body, params, responses,
                     op.get("x-klaviyo-ratelimit"),
                 )
+    ops["get_profile_ids_for_list"] = _get_profile_ids_for_list(ops["get_lists"])
     return ops
+
+
+def _get_profile_ids_for_list(get_lists: Operation) -> Operation:
+    """`GET /api/lists/{id}/relationships/profiles`, which ../shared/specs/klaviyo/ does not hold.
+
+    Transcribed from Klaviyo's OpenAPI file of the operation (klaviyo/openapi, openapi/stable/apis/
+    get_profile_ids_for_list.json, revision 2026-04-15, the newest there): its parameters, its 200
+    schema and its rate limit; the error schemas are the other operations' (identical in every file).
+    """
+    template = "/api/lists/{id}/relationships/profiles"
+    params = {
+        "filter": {"in": "query", "required": False, "schema": {"type": "string"}},
+        "page[cursor]": {"in": "query", "required": False, "schema": {"type": "string"}},
+        "page[size]": {"in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+        "sort": {"in": "query", "required": False, "schema": {"type": "string",
+                                                              "enum": ["joined_group_at", "-joined_group_at"]}},
+        "revision": {"in": "header", "required": True, "schema": {"type": "string"}},
+    }
+    link = {"type": "string", "format": "uri"}
+    ok = {"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": {"type": "object", "required": ["type", "id"], "properties": {
+            "type": {"type": "string", "enum": ["profile"]}, "id": {"type": "string"}}}},
+        "links": {"type": "object", "required": ["self"],
+                  "properties": {"self": link, "prev": link, "next": link}},
+    }}
+    responses = {"200": ok, "4XX": get_lists.responses["4XX"], "5XX": get_lists.responses["5XX"]}
+    return Operation("get_profile_ids_for_list", "GET", template, _pattern(template), None, params, responses,
+                     {"burst": "75/s", "steady": "750/m"})
 
 
 def _yaml_load(path: Path):
@@ -263,6 +292,8 @@ class Injection:
     status: int = 500
     seconds: float = 0.0
     retry_after: str | None = None
+    detail: str = "injected failure"  # the error body's detail (real APIs echo what they were sent)
+    applied: bool = False  # serve the request first (the change is made), then fail: the client cannot know
 
 
 class _Handler(WSGIRequestHandler):
@@ -358,13 +389,17 @@ class FakeServer:
         with self.lock:
             queue = self.injections.get(op.operation_id)
             injection = queue.popleft() if queue else None
+        if injection is not None and injection.applied:
+            handler = getattr(self, "op_" + op.operation_id)
+            with self.lock:
+                handler(request, body, **params)
         if injection is not None:
             if injection.action == "timeout":
                 time.sleep(injection.seconds)
                 self._record(op, 504)
                 return self.error(504, "Gateway Timeout", "injected timeout", op)
             self._record(op, injection.status)
-            resp = self.error(injection.status, "Injected", "injected failure", op)
+            resp = self.error(injection.status, "Injected", injection.detail, op)
             if injection.retry_after is not None:
                 resp.headers["Retry-After"] = injection.retry_after
             return resp

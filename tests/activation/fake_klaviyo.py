@@ -72,6 +72,8 @@ class FakeKlaviyo(FakeServer):
         self.jobs: dict[str, dict] = {}
         self.reject_emails: set[str] = set()  # rows reported in a job's import errors
         self.invalid_emails: set[str] = set()  # a job containing one is refused whole (400)
+        self.import_keys: set[str] = set()  # every profile attribute ever sent to a bulk import
+        self.link_base: str | None = None  # where `next` links point (another server: a hostile or broken API)
         super().__init__()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -182,6 +184,36 @@ class FakeKlaviyo(FakeServer):
             (members.add if add else members.discard)(pid)
         return 204, None
 
+    def add_to_list(self, name: str, email: str) -> None:
+        """A marketer puts a person on a list in the Klaviyo UI (the list and profile are made if missing)."""
+        lst = self.list_by_name(name)
+        if lst is None:
+            lid = self._new_id("L")
+            self.lists[lid] = lst = {"name": name, "members": set(), "created": _iso()}
+        lst["members"].add(self.by_email.get(email) or self.add_profile(email))
+
+    def op_get_profile_ids_for_list(self, request, body, id):
+        """GET /api/lists/{id}/relationships/profiles."""
+        if id not in self.lists:
+            return 404, self.error(404, "Not found", f"list {id} does not exist")
+        ids = sorted(self.lists[id]["members"])
+        if "filter" in request.args:
+            op, fld, value = _parse_filter(request.args["filter"])
+            if fld != "email" or op not in ("any", "equals"):
+                return 400, self.error(400, "Invalid filter", request.args["filter"])
+            wanted = set(value) if op == "any" else {value}
+            if op == "any" and len(value) > 100:
+                return 400, self.error(400, "Invalid filter", "at most 100 values in any()")
+            ids = [pid for pid in ids if self.profiles[pid]["email"] in wanted]
+        size = int(request.args.get("page[size]", 20))
+        start = int(request.args.get("page[cursor]", 0))
+        links = {"self": f"{self.url}{request.full_path}"}
+        if start + size < len(ids):
+            args = {k: v for k, v in request.args.items() if k != "page[cursor]"}
+            links["next"] = (f"{self.link_base or self.url}/api/lists/{id}/relationships/profiles?"
+                             + urlencode({**args, "page[cursor]": start + size}))
+        return 200, {"data": [{"type": "profile", "id": pid} for pid in ids[start : start + size]], "links": links}
+
     def op_add_profiles_to_list(self, request, body, id):
         """POST /api/lists/{id}/relationships/profiles."""
         return self._relationship(request, body, id, add=True)
@@ -247,6 +279,7 @@ class FakeKlaviyo(FakeServer):
                                               "original_payload": attrs}})
                 continue
             pid = self._upsert(attrs)
+            self.import_keys |= set(attrs)
             self.ops.append(("upsert", attrs.get("email")))
             for lid in lists:
                 self.lists[lid]["members"].add(pid)
@@ -272,7 +305,7 @@ class FakeKlaviyo(FakeServer):
         errors = self.jobs[id]["errors"]
         links = {"self": f"{self.url}{request.full_path}"}
         if start + size < len(errors):
-            links["next"] = (f"{self.url}/api/profile-bulk-import-jobs/{id}/import-errors?"
+            links["next"] = (f"{self.link_base or self.url}/api/profile-bulk-import-jobs/{id}/import-errors?"
                              + urlencode({"page[size]": size, "page[cursor]": start + size}))
         return 200, {"data": errors[start : start + size], "links": links}
 
@@ -292,11 +325,11 @@ class FakeKlaviyo(FakeServer):
         rows = list(self.profiles.values())
         if "filter" in request.args:
             op, fld, value = _parse_filter(request.args["filter"])
-            if fld == "email" and op in ("any", "equals"):
+            if fld in ("email", "id") and op in ("any", "equals"):
                 wanted = set(value) if op == "any" else {value}
                 if op == "any" and len(value) > 100:
                     return 400, self.error(400, "Invalid filter", "at most 100 values in any()")
-                rows = [p for p in rows if p["email"] in wanted]
+                rows = [p for p in rows if p[fld] in wanted]
             elif fld == "subscriptions.email.marketing.suppression.timestamp" and op == "greater-than":
                 rows = [p for p in rows if any(s["timestamp"] > value for s in p["suppression"])]
             else:
@@ -307,7 +340,8 @@ class FakeKlaviyo(FakeServer):
         links = {"self": f"{self.url}/api/profiles"}
         if start + size < len(rows):
             args = {k: v for k, v in request.args.items() if k != "page[cursor]"}
-            links["next"] = f"{self.url}/api/profiles?" + urlencode({**args, "page[cursor]": start + size})
+            links["next"] = (f"{self.link_base or self.url}/api/profiles?"
+                             + urlencode({**args, "page[cursor]": start + size}))
         return 200, {"data": [self._profile_resource(p, subs) for p in rows[start : start + size]], "links": links}
 
     # -- consent endpoints (a segment sync must never call these) ----------------------------

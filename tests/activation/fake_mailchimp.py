@@ -220,7 +220,7 @@ class FakeMailchimp(FakeServer):
                 continue
             aud["members"][h(email)] = m = {"email_address": email, "status": item["status"], "tags": set(),
                                             "merge_fields": dict(item.get("merge_fields") or {}),
-                                            "last_changed": _now()}
+                                            "last_changed": _now(), "timestamp_opt": item.get("timestamp_opt")}
             self.ops.append(("upsert", email))
             new.append(self._member_resource(list_id, m))
         return 200, {"new_members": new, "updated_members": updated, "errors": errors, "total_created": len(new),
@@ -241,12 +241,41 @@ class FakeMailchimp(FakeServer):
         if m is None:
             status = body.get("status") or body["status_if_new"]
             aud["members"][subscriber_hash] = m = {"email_address": email, "status": status, "tags": set(),
-                                                   "merge_fields": {}, "last_changed": _now()}
+                                                   "merge_fields": {}, "last_changed": _now(),
+                                                   "timestamp_opt": body.get("timestamp_opt")}
         elif "status" in body:  # PUT with `status` changes an existing member's status (re-subscribes!)
             self._set_status(m, body["status"])
         m["merge_fields"].update(body.get("merge_fields") or {})
         self.ops.append(("upsert", email))
         return 200, self._member_resource(list_id, m)
+
+    def tag(self, name: str, email: str, status: str = "subscribed") -> None:
+        """A marketer tags a member in the Mailchimp UI (the tag and member are made if missing)."""
+        aud = self.audience
+        sid = next((s for s, v in aud["segments"].items() if v["name"] == name), None)
+        if sid is None:
+            sid = str(next(self.ids))
+            aud["segments"][sid] = {"name": name, "members": set()}
+        if h(email) not in aud["members"]:
+            self.add_member(email, status)
+        aud["segments"][sid]["members"].add(h(email))
+        aud["members"][h(email)]["tags"].add(sid)
+
+    def op_getListsIdSegmentsIdMembers(self, request, body, list_id, segment_id):
+        """GET /3.0/lists/{list_id}/segments/{segment_id}/members."""
+        aud = self._aud(list_id)
+        if aud is None or segment_id not in aud["segments"]:
+            return 404, self.error(404, "Resource Not Found", "The requested resource could not be found.")
+        hidden = {s for s, flag in (("cleaned", "include_cleaned"), ("transactional", "include_transactional"),
+                                    ("unsubscribed", "include_unsubscribed")) if request.args.get(flag) != "true"}
+        members = [aud["members"][x] for x in sorted(aud["segments"][segment_id]["members"])]
+        members = [m for m in members if m["status"] not in hidden]
+        offset, count = int(request.args.get("offset", 0)), int(request.args.get("count", 10))
+        page = [self._member_resource(list_id, m) for m in members[offset : offset + count]]
+        if "fields" in request.args:
+            keep = {f.removeprefix("members.") for f in request.args["fields"].split(",")}
+            page = [{k: v for k, v in m.items() if k in keep} for m in page]
+        return 200, {"members": page, "total_items": len(members)}
 
     def op_postListsIdSegmentsId(self, request, body, list_id, segment_id):
         """POST /3.0/lists/{list_id}/segments/{segment_id}."""

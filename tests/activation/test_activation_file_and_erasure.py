@@ -112,3 +112,41 @@ def test_customer_key_identifier(wh, klaviyo):
     assert result.planned["update"] == 1  # the email is part of the row's hash
     assert wh.query("SELECT email FROM activation.sync_state WHERE member_key = 'c0001'") == [
         ("new0001@example.com",)]
+
+
+def test_csv_outbox_cells_cannot_run_as_formulas(wh):
+    from act_helpers import member
+
+    names = ["=HYPERLINK(\"http://x\")", "+1+2", "-3+4", "@SUM(A1)", "\tTab", "\rCR", "Plain", "line\nbreak"]
+    rows = [member(i + 1, first_name=name) for i, name in enumerate(names)]
+    rows[0]["points"] = -5  # a number is never a formula: written as it is
+    wh.publish(rows)
+    result = wh.sync("file", {}, options=replace(FAST, file_format="csv"))
+    with open(result.outbox_file, newline="", encoding="utf-8") as fh:
+        records = list(csv.DictReader(fh))
+    assert [r["first_name"] for r in records] == ["'" + n for n in names[:6]] + names[6:]
+    assert records[0]["points_balance"] == "-5"
+
+
+def test_erasure_scrub_reads_real_csv_and_json_and_skips_foreign_files(wh, caplog):
+    from act_helpers import member
+
+    rows = [member(1, first_name="two\nlines, \"quoted\""), member(2, email="-dash@example.com"), *members(3, 3)]
+    wh.publish(rows)
+    csv_file = wh.sync("file", {}, options=replace(FAST, file_format="csv")).outbox_file
+    (wh.outbox / "seg_test" / "notes.csv").write_text("a,b\n1,2\n")  # a marketer's file
+    (wh.outbox / "seg_test" / "export.jsonl").write_text("not json\n")
+    (wh.outbox / "seg_test" / "latin1.csv").write_bytes("caf\xe9\n".encode("latin-1"))
+    wh.publish(rows[1:], erased=["person0001@example.com", "-dash@example.com"])
+    result = wh.erase({})
+    assert result.deleted == {"file": 2}
+    with open(csv_file, newline="", encoding="utf-8") as fh:
+        records = list(csv.DictReader(fh))
+    assert [r["email"] for r in records] == ["person0003@example.com", "person0004@example.com",
+                                             "person0005@example.com"]
+    assert (wh.outbox / "seg_test" / "notes.csv").read_text() == "a,b\n1,2\n"
+    assert (wh.outbox / "seg_test" / "export.jsonl").read_text() == "not json\n"
+    skipped = [r.getMessage() for r in caplog.records if "skipped by the erasure scrub" in r.getMessage()]
+    assert len(skipped) == 3
+    # the next sync is not held up by them either
+    assert wh.sync("file", {}, options=replace(FAST, file_format="csv")).status == "success"

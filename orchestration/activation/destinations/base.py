@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Consent states from the warehouse that mean "never send" (segment column or customer_360).
 SUPPRESSING_CONSENT = ("unsubscribed", "bounced", "spam_complaint")
@@ -33,6 +34,9 @@ class Row:
     in_list: bool = False
     added_by_sync: bool = False
     dest_id: str | None = None
+    # When the warehouse recorded the person's opt-in (customer_360 says subscribed): the only evidence on
+    # which a destination may create them as subscribed. None: no opt-in record.
+    opted_in_at: datetime | None = None
 
     @property
     def needs_profile(self) -> bool:
@@ -91,6 +95,14 @@ class Destination:
 
     def prepare(self) -> None:
         """Find or create the list/tag/fields the sync writes to (called only when there is work)."""
+
+    def list_is_new(self) -> bool:
+        """Whether `prepare` created the list/tag in this run (then nobody can be on it yet)."""
+        return False
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """member_key -> destination id of the rows already on the list/tag (put there by someone else)."""
+        return {}
 
     def upsert(self, rows: list[Row], *, add_to_list: bool, on_submitted: OnSubmitted) -> Outcomes:
         """Create or update the profiles of `rows` (never touching consent)."""

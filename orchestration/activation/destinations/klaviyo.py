@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from ..http import CallStats, HttpClient, RateLimiter, RetryPolicy
+from ..http import CallStats, HttpClient, RateLimiter, RetryPolicy, find_or_create
 from .base import BatchRejected, Destination, OnSubmitted, Outcomes, Row, RowOutcome, payload_fields
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "create_list": (10, 150),
     "get_lists": (75, 750),
     "get_profiles": (75, 750),
+    "get_profile_ids_for_list": (75, 750),
     "request_profile_deletion": (3, 60),
 }
 # Profile attributes Klaviyo knows; any other mapped property goes to `properties`.
@@ -113,6 +114,7 @@ class KlaviyoDestination(Destination):
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.list_id: str | None = None
+        self.list_created = False  # created by this run: nobody can be on it yet
 
     # -- list --------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -123,22 +125,27 @@ class KlaviyoDestination(Destination):
         if cached:
             self.list_id = cached
             return
+        self.list_id, self.list_created = find_or_create(
+            f"klaviyo list {self.list_name!r}", self._find_list, self._create_list, self.http)
+        if self.list_created:
+            log.info("klaviyo: created list %r", self.list_name)
+        self._set_ref("list_id", self.list_id)
+
+    def _find_list(self) -> str | None:
         r = self.http.request(
             "get_lists", "GET", "/api/lists", params={"filter": f"equals(name,{_quote(self.list_name)})"}
         )
         if r.status_code != 200:
             raise BatchRejected(r.status_code, *_first_error(r))
         found = [d for d in r.json()["data"] if d["attributes"].get("name") == self.list_name]
-        if found:
-            self.list_id = found[0]["id"]
-        else:
-            body = {"data": {"type": "list", "attributes": {"name": self.list_name}}}
-            r = self.http.request("create_list", "POST", "/api/lists", json=body)
-            if r.status_code != 201:
-                raise BatchRejected(r.status_code, *_first_error(r))
-            self.list_id = r.json()["data"]["id"]
-            log.info("klaviyo: created list %r", self.list_name)
-        self._set_ref("list_id", self.list_id)
+        return found[0]["id"] if found else None
+
+    def _create_list(self) -> str:
+        body = {"data": {"type": "list", "attributes": {"name": self.list_name}}}
+        r = self.http.request("create_list", "POST", "/api/lists", json=body, idempotent=False)
+        if r.status_code != 201:
+            raise BatchRejected(r.status_code, *_first_error(r))
+        return r.json()["data"]["id"]
 
     # -- profiles ----------------------------------------------------------------------------
     def profile(self, row: Row) -> dict:
@@ -282,6 +289,40 @@ class KlaviyoDestination(Destination):
             for row in todo:
                 outcomes[row.member_key] = RowOutcome(ok=True, dest_id=ids[row.member_key])
         return outcomes
+
+    def list_is_new(self) -> bool:
+        """Whether this run created the list."""
+        return self.list_created
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """Rows whose profile is on the list already: list membership filtered by email, 100 a request.
+
+        The membership endpoint answers with profile ids; the few found are mapped back to emails.
+        """
+        on_list: set[str] = set()
+        with_email = [row for row in rows if row.email]
+        for start in range(0, len(with_email), MAX_PAGE):
+            emails = ",".join(_quote(row.email) for row in with_email[start : start + MAX_PAGE])
+            url = f"/api/lists/{self.list_id}/relationships/profiles"
+            params: dict | None = {"filter": f"any(email,[{emails}])", "page[size]": MAX_PAGE}
+            while url:
+                r = self.http.request("get_profile_ids_for_list", "GET", url, params=params)
+                if r.status_code != 200:
+                    raise BatchRejected(r.status_code, *_first_error(r))
+                body = r.json()
+                on_list.update(d["id"] for d in body["data"])
+                url = (body.get("links") or {}).get("next")
+                params = None
+        found: dict[str, str] = {}  # email -> profile id
+        ids = sorted(on_list)
+        for start in range(0, len(ids), MAX_PAGE):
+            part = ",".join(_quote(i) for i in ids[start : start + MAX_PAGE])
+            r = self.http.request("get_profiles", "GET", "/api/profiles",
+                                  params={"filter": f"any(id,[{part}])", "page[size]": MAX_PAGE})
+            if r.status_code != 200:
+                raise BatchRejected(r.status_code, *_first_error(r))
+            found.update({(p["attributes"].get("email") or "").lower(): p["id"] for p in r.json()["data"]})
+        return {row.member_key: found[row.email.lower()] for row in with_email if row.email.lower() in found}
 
     def list_add(self, rows: list[Row]) -> Outcomes:
         """Add profiles to the list (profile ids looked up by email when unknown)."""

@@ -4,6 +4,8 @@ Consent rules, as the API allows them:
 - new members are created by the batch endpoint with `update_existing: false`, so the `status` in
   that request can only ever apply to a member that did not exist; an existing member comes back as
   `ERROR_CONTACT_EXISTS` and is then updated by `PUT .../members/{hash}` with `status_if_new` only;
+- that status is `subscribed` only with the warehouse's opt-in record, whose time is sent as
+  `timestamp_opt`; without one, `transactional`;
 - an existing member's status is never sent; "Member In Compliance State" and "Forgotten Email Not
   Subscribed" are final (rejected, not retried);
 - leaving the segment removes the member from the static segment (the tag), never an unsubscribe,
@@ -17,8 +19,9 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
-from ..http import CallStats, DestinationFatal, HttpClient, RetryPolicy
+from ..http import CallStats, DestinationFatal, HttpClient, OutcomeUnknown, RetryPolicy, find_or_create
 from .base import BatchRejected, Destination, OnSubmitted, Outcomes, Row, RowOutcome, payload_fields
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,8 @@ class MailchimpDestination(Destination):
         self._set_ref = set_ref
         self.audience_id = audience_id
         self.segment_id: str | None = None
+        self.segment_created = False  # created by this run: nobody can be on it yet
+        self._merge_tags: set[str] | None = None
 
     # -- audience, merge fields, static segment -------------------------------------------
     def _get(self, operation: str, path: str, params: dict | None = None) -> dict:
@@ -135,31 +140,51 @@ class MailchimpDestination(Destination):
                             len(body["lists"]))
             self.audience_id = body["lists"][0]["id"]
             self._set_ref("audience_id", self.audience_id)
-        lid = self.audience_id
         if self._get_ref("merge_fields") != ",".join(sorted(self.tags.values())):
-            existing = {f["tag"] for f in self._get("getListsIdMergeFields", f"/lists/{lid}/merge-fields",
-                                                     {"count": 1000})["merge_fields"]}
             for prop, tag in self.tags.items():
-                if tag not in existing:
-                    body = {"tag": tag, "name": prop, "type": "text", "required": False}
-                    r = self.http.request("postListsIdMergeFields", "POST", f"/lists/{lid}/merge-fields", json=body)
-                    if r.status_code != 200:
-                        raise BatchRejected(r.status_code, *_problem(r))
+                find_or_create(f"mailchimp merge field {tag}", lambda tag=tag: self._find_merge_field(tag),
+                               lambda prop=prop, tag=tag: self._create_merge_field(prop, tag), self.http)
             self._set_ref("merge_fields", ",".join(sorted(self.tags.values())))
         self.segment_id = self._get_ref("segment_id")
         if not self.segment_id:
-            segments = self._get("previewASegment", f"/lists/{lid}/segments", {"type": "static", "count": 1000})
-            found = [s for s in segments["segments"] if s.get("name") == self.list_name]
-            if found:
-                self.segment_id = str(found[0]["id"])
-            else:
-                r = self.http.request("postListsIdSegments", "POST", f"/lists/{lid}/segments",
-                                      json={"name": self.list_name, "static_segment": []})
-                if r.status_code != 200:
-                    raise BatchRejected(r.status_code, *_problem(r))
-                self.segment_id = str(r.json()["id"])
+            self.segment_id, self.segment_created = find_or_create(
+                f"mailchimp tag {self.list_name!r}", self._find_segment, self._create_segment, self.http)
+            if self.segment_created:
                 log.info("mailchimp: created tag %r", self.list_name)
             self._set_ref("segment_id", self.segment_id)
+
+    def _find_merge_field(self, tag: str) -> str | None:
+        if self._merge_tags is None:
+            self._merge_tags = {f["tag"] for f in self._get(
+                "getListsIdMergeFields", f"/lists/{self.audience_id}/merge-fields", {"count": 1000})["merge_fields"]}
+        return tag if tag in self._merge_tags else None
+
+    def _create_merge_field(self, prop: str, tag: str) -> str:
+        body = {"tag": tag, "name": prop, "type": "text", "required": False}
+        try:
+            r = self.http.request("postListsIdMergeFields", "POST", f"/lists/{self.audience_id}/merge-fields",
+                                  json=body, idempotent=False)
+        except OutcomeUnknown:
+            self._merge_tags = None  # it may have been applied: read the fields again
+            raise
+        if r.status_code != 200:
+            raise BatchRejected(r.status_code, *_problem(r))
+        if self._merge_tags is not None:
+            self._merge_tags.add(tag)
+        return tag
+
+    def _find_segment(self) -> str | None:
+        segments = self._get("previewASegment", f"/lists/{self.audience_id}/segments",
+                             {"type": "static", "count": 1000})
+        found = [s for s in segments["segments"] if s.get("name") == self.list_name]
+        return str(found[0]["id"]) if found else None
+
+    def _create_segment(self) -> str:
+        r = self.http.request("postListsIdSegments", "POST", f"/lists/{self.audience_id}/segments",
+                              json={"name": self.list_name, "static_segment": []}, idempotent=False)
+        if r.status_code != 200:
+            raise BatchRejected(r.status_code, *_problem(r))
+        return str(r.json()["id"])
 
     # -- members ---------------------------------------------------------------------------
     def merge_fields(self, row: Row) -> dict:
@@ -169,9 +194,13 @@ class MailchimpDestination(Destination):
                 for p, v in fields.items()}
 
     @staticmethod
-    def status_if_new(row: Row) -> str:
-        """Status for a member that does not exist yet: recorded consent only, else transactional."""
-        return "subscribed" if row.email_consent == "subscribed" else "transactional"
+    def new_member_status(row: Row) -> dict:
+        """Status of a member created now: subscribed only with the warehouse's opt-in record, sent as
+        `timestamp_opt` (the consent evidence Mailchimp keeps); without one, transactional."""
+        if row.opted_in_at is None or row.email_consent != "subscribed":
+            return {"status": "transactional"}
+        at = row.opted_in_at.astimezone(UTC) if row.opted_in_at.tzinfo else row.opted_in_at  # naive: UTC already
+        return {"status": "subscribed", "timestamp_opt": at.strftime("%Y-%m-%dT%H:%M:%S+00:00")}
 
     def upsert(self, rows: list[Row], *, add_to_list: bool, on_submitted: OnSubmitted) -> Outcomes:
         """Create unknown members in one batch call; update known or existing ones with PUT status_if_new."""
@@ -181,7 +210,7 @@ class MailchimpDestination(Destination):
         if new:
             body = {
                 "members": [
-                    {"email_address": row.email, "status": self.status_if_new(row),
+                    {"email_address": row.email, **self.new_member_status(row),
                      "merge_fields": self.merge_fields(row)}
                     for row in new
                 ],
@@ -211,7 +240,10 @@ class MailchimpDestination(Destination):
         return outcomes
 
     def _put(self, row: Row) -> RowOutcome:
-        body = {"email_address": row.email, "status_if_new": self.status_if_new(row),
+        # Only members known to exist are PUT (acknowledged before, or ERROR_CONTACT_EXISTS just now), so
+        # `status_if_new` applies only to one deleted in Mailchimp since: it is not re-created as subscribed
+        # (no timestamp_opt is sent to an existing member, whose opt-in record is Mailchimp's own).
+        body = {"email_address": row.email, "status_if_new": "transactional",
                 "merge_fields": self.merge_fields(row)}
         h = subscriber_hash(row.email)
         r = self.http.request("putListsIdMembersId", "PUT", f"/lists/{self.audience_id}/members/{h}", json=body)
@@ -241,6 +273,30 @@ class MailchimpDestination(Destination):
                              else RowOutcome(ok=True, dest_id=subscriber_hash(row.email)))
             for row in rows
         }
+
+    def list_is_new(self) -> bool:
+        """Whether this run created the tag."""
+        return self.segment_created
+
+    def already_on_list(self, rows: list[Row]) -> dict[str, str | None]:
+        """Rows already carrying the tag: the static segment's members (every status), 1,000 a page."""
+        tagged: set[str] = set()
+        offset = 0
+        while True:
+            r = self.http.request(
+                "getListsIdSegmentsIdMembers", "GET", f"/lists/{self.audience_id}/segments/{self.segment_id}/members",
+                params={"count": 1000, "offset": offset, "fields": "members.email_address,total_items",
+                        "include_cleaned": "true", "include_transactional": "true",
+                        "include_unsubscribed": "true"})
+            if r.status_code != 200:
+                raise BatchRejected(r.status_code, *_problem(r))
+            members = r.json().get("members") or []
+            tagged.update(m["email_address"].lower() for m in members if m.get("email_address"))
+            offset += len(members)
+            if len(members) < 1000:
+                break
+        return {row.member_key: subscriber_hash(row.email) for row in rows
+                if row.email and row.email.lower() in tagged}
 
     def list_add(self, rows: list[Row]) -> Outcomes:
         """Add members to the static segment (the segment's tag)."""
