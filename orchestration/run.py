@@ -11,7 +11,7 @@ from dagster import DagsterInstance, execute_job, reconstructable
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.ingestion.landing import LandingScan
-from orchestration.ingestion.ledger import DayState, describe, unfinished
+from orchestration.ingestion.ledger import DayState, days_text, describe, unfinished
 from orchestration.partitions import AS_OF_TAG
 from orchestration.progress import step_progress
 from orchestration.settings import Settings
@@ -249,9 +249,8 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
                         outcome.ok = False
         remaining = unfinished(settings.raw_root, up_to=as_of or dates[-1])
         if remaining:
-            outcome.notes.append(
-                f"ledger: {len({s.day for s in remaining})} loaded export dates not yet audited and built "
-                f"(from {min(s.day for s in remaining)}): the next run takes them up again")
+            outcome.notes.append(f"ledger: {days_text(sorted({s.day for s in remaining}))} loaded, not yet "
+                                 "audited and built: the next run takes them up again")
         if not result.success:
             failures = [e.event_specific_data.error.message for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE"]

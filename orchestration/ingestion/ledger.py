@@ -181,15 +181,16 @@ def describe(states: list[DayState]) -> str | None:
     parts = []
     if unaudited:
         entities = sorted({s.entity for s in states if not s.audited})
-        parts.append(f"re-auditing {_days(unaudited)} loaded by an earlier run and not yet audited "
+        parts.append(f"re-auditing {days_text(unaudited)} loaded by an earlier run and not yet audited "
                      f"({', '.join(entities)})")
     if unbuilt:
-        parts.append(f"building {_days(unbuilt)} audited by an earlier run but not yet built")
+        parts.append(f"building {days_text(unbuilt)} audited by an earlier run but not yet built")
     first = min(s.day for s in states)
     return "; ".join(parts) + f": this run audits and reloads from {first}"
 
 
-def _days(days: list[date]) -> str:
+def days_text(days: list[date]) -> str:
+    """`2 export dates (2026-02-01, 2026-02-03)`: a count and the first few days."""
     noun = "export date" if len(days) == 1 else "export dates"
     shown = ", ".join(d.isoformat() for d in days[:3]) + (", ..." if len(days) > 3 else "")
     return f"{len(days)} {noun} ({shown})"
