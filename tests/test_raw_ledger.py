@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import duckdb
 import pytest
 from dagster import RunRequest, build_schedule_context, build_sensor_context
 from landing_helpers import customer, order
@@ -23,6 +24,7 @@ from orchestration.ingestion.ledger import (
     unfinished,
 )
 from orchestration.ingestion.loader import connect, load_entity
+from orchestration.ingestion.raw_views import create_raw_views
 from orchestration.quality.audit import AuditRun, audit_targets
 from orchestration.quality.checks import raw_audit_loads
 from orchestration.run import run_span
@@ -55,7 +57,7 @@ def raw_root(tmp_path):
     return tmp_path / "lake" / "raw"
 
 
-def test_a_day_is_done_only_when_its_current_load_is_audited_and_built(landing, raw_root):
+def test_a_day_is_done_only_when_its_current_load_is_audited_and_built(landing, raw_root, tmp_path):
     assert read_ledger(raw_root) == [] and unfinished(raw_root) == []
     for day in (D1, D2):
         landing.jsonl("shop", "orders", f"{day}.jsonl", orders_for(day, day.day))
@@ -80,6 +82,19 @@ def test_a_day_is_done_only_when_its_current_load_is_audited_and_built(landing, 
     assert unaudited_days(raw_root, "shop__orders") == [D1]
     assert unfinished(raw_root, up_to=D1 - (D2 - D1)) == []  # nothing on or before the day before D1
     assert (raw_root / "shop__orders" / LEDGER_FILE).is_file()
+    # The warehouse's view of it, one row per loaded partition (every entity's view exists, empty or not).
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    create_raw_views(con, raw_root)
+    assert con.execute("SELECT partition_date, audit_run_id, build_run_id FROM raw.load_ledger ORDER BY 1"
+                       ).fetchall() == [(D1, None, None), (D2, "run-1", "run-2")]
+    con.close()
+
+
+def test_the_ledger_view_exists_before_anything_is_loaded(tmp_path, raw_root):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    create_raw_views(con, raw_root)
+    assert con.execute("SELECT count(*) FROM raw.load_ledger").fetchone()[0] == 0
+    con.close()
 
 
 def test_a_day_not_yet_audited_can_be_corrected_in_the_landing_zone_after_its_audit_it_cannot(landing, raw_root):

@@ -160,6 +160,24 @@ def mark(raw_root: Path, entity: str, stage: str, loads: Iterable[tuple[date, da
     return int(count)
 
 
+def ensure_ledger_file(raw_root: Path, entity: str) -> None:
+    """An empty ledger file for an entity with partitions but no marks yet, so the warehouse's `raw.load_ledger`
+    view (raw_views.py), which globs every entity's file, reads marks as soon as they are written."""
+    target = raw_root / entity / LEDGER_FILE
+    if target.exists() or not any((raw_root / entity).glob(f"dt=*/{MANIFEST_FILE}")):
+        return
+    tmp = target.with_name(f".tmp-{uuid.uuid4().hex[:12]}{LEDGER_FILE}")
+    con = duckdb.connect()
+    try:
+        empty = ", ".join(f"CAST(NULL AS {part.split(' ', 1)[1]}) AS {part.split(' ', 1)[0]}"
+                          for part in LEDGER_COLUMNS.split(", "))
+        con.execute(f"COPY (SELECT {empty} WHERE false) TO {_literal(tmp)} (FORMAT parquet)")
+        os.replace(tmp, target)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+
+
 def current_loads(raw_root: Path, entity: str | None = None, days: Iterable[date] | None = None
                   ) -> dict[str, list[tuple[date, datetime]]]:
     """Per entity, the current (export date, loaded_at) of its loaded partitions (of `days`, if given): what a
