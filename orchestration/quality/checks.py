@@ -33,7 +33,7 @@ from dagster._core.storage.tags import (
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
-from orchestration.ingestion.ledger import current_loads, mark, unaudited_days
+from orchestration.ingestion.ledger import mark, read_ledger
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.quality.audit import Auditor, AuditRun, AuditTarget, audit_targets
 from orchestration.quality.config import AuditConfig
@@ -67,8 +67,10 @@ def raw_audit_loads(settings: Settings, target: AuditTarget, run: AuditRun) -> l
     if target.kind != "raw" or run.partition_days is None:
         return []
     entity = target.asset_path[-1]
-    run.partition_days = sorted({*run.partition_days, *unaudited_days(settings.raw_root, entity, run.as_of_date)})
-    return current_loads(settings.raw_root, entity, run.partition_days).get(entity, [])
+    states = read_ledger(settings.raw_root, entity)
+    unaudited = {s.day for s in states if not s.audited and (run.as_of_date is None or s.day <= run.as_of_date)}
+    run.partition_days = sorted({*run.partition_days, *unaudited})
+    return [(s.day, s.loaded_at) for s in states if s.day in set(run.partition_days)]
 
 
 def check_result(summary: RunSummary) -> AssetCheckResult:
