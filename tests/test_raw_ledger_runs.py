@@ -90,7 +90,8 @@ def table_rows(home: Path) -> dict[str, list[tuple]]:
 @pytest.fixture(scope="module")
 def fixed_after_failing(tiny_run, tmp_path_factory):
     """A late review file failing its raw audit, two runs, the file corrected in place (with late web and email
-    events for the same day landing beside it), a third run: (home, day, [three completed runs])."""
+    events for the same day landing beside it), a third run: (home, day, [three completed runs], the serving
+    file's modification time before the third)."""
     source, _ = tiny_run
     home = copy_home(source, tmp_path_factory.mktemp("ledger") / "home")
     landing = home / "landing"
