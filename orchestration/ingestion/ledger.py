@@ -127,7 +127,7 @@ def mark(raw_root: Path, entity: str, stage: str, loads: Iterable[tuple[date, da
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
     loads = sorted(set(loads))
-    if not loads:
+    if not loads or not any((raw_root / entity).glob(f"dt=*/{MANIFEST_FILE}")):
         return 0
     at = at or datetime.now(UTC)
     entity_root = raw_root / entity
