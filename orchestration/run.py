@@ -12,6 +12,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from orchestration.activation.scope import SYNC_SKIP_REASON_TAG, sync_tags
 from orchestration.ingestion.landing import LandingScan
+from orchestration.ingestion.ledger import DayState, days_text, describe, unfinished
 from orchestration.partitions import AS_OF_TAG
 from orchestration.progress import step_progress
 from orchestration.settings import Settings
@@ -142,6 +143,7 @@ def _main_job():
 def dates_to_load(settings: Settings, scan: LandingScan, dates: list[date]) -> list[date]:
     """Export dates on which some entity has a landing file that is new, changed or gone since loading."""
     from orchestration.ingestion.entities import get_entity
+    from orchestration.ingestion.ledger import unaudited_days
     from orchestration.ingestion.loader import connect, plan_partitions
 
     wanted = set(dates)
@@ -149,11 +151,20 @@ def dates_to_load(settings: Settings, scan: LandingScan, dates: list[date]) -> l
     con = connect()
     try:
         for name, files in scan.files.items():
-            decided, to_load = plan_partitions(con, settings.raw_root, get_entity(name), files, wanted)
+            decided, to_load = plan_partitions(con, settings.raw_root, get_entity(name), files, wanted,
+                                               unaudited_days(settings.raw_root, name))
             pending |= set(to_load) | {p.partition for p in decided if p.status != "unchanged"}
     finally:
         con.close()
     return sorted(pending)
+
+
+def run_span(pending: list[date], unfinished: list[DayState], latest: date) -> tuple[date, date]:
+    """The export dates a run covers: every day with new, changed or vanished files and every day an earlier run
+    loaded but did not get audited and built (ledger.py); with none, the latest day alone, so the rest of the
+    job still runs. The partition range's first day is the dbt build's reload_from_date."""
+    days = sorted(set(pending) | {s.day for s in unfinished})
+    return (days[0], days[-1]) if days else (latest, latest)
 
 
 def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = None,
@@ -181,18 +192,24 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
     if not dates:
         return RunOutcome("-", False, as_of or date.min, as_of or date.min, 0.0, notes=notes,
                           error="no export dates to load")
+    # Days an earlier run loaded but did not see through its audit and build (a failed audit, a crash): this run
+    # takes them up again, whatever else it loads, so nothing is built from an unaudited day.
+    left_over = unfinished(settings.raw_root, up_to=dates[-1])
     if first or last:
         # A backfill: the whole requested span (days whose files did not change are skipped by the loader).
         dates = [d for d in dates if (first is None or d >= first) and (last is None or d <= last)]
         if not dates:
             return RunOutcome("-", False, first or date.min, last or date.min, 0.0, notes=notes,
                               error=f"no export dates between {first or 'the first'} and {last or 'the last'}")
-        start, end = dates[0], dates[-1]
+        left_over = [s for s in left_over if s.day <= dates[-1]]
+        start, end = run_span([dates[0], dates[-1]], left_over, dates[-1])
     else:
-        pending = dates_to_load(settings, scan, dates)
         # Only the span of days with new, changed or vanished files is run (each day in a partition range
-        # costs Dagster events); with nothing new, the last day alone, so the rest of the job still runs.
-        start, end = (pending[0], pending[-1]) if pending else (dates[-1], dates[-1])
+        # costs Dagster events), widened to the days left unfinished.
+        start, end = run_span(dates_to_load(settings, scan, dates), left_over, dates[-1])
+    ledger_note = describe(left_over)
+    if ledger_note:
+        notes.insert(0, f"ledger: {ledger_note}")
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
@@ -240,6 +257,10 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
                     )
                     if evaluation.severity.value == "ERROR":
                         outcome.ok = False
+        remaining = unfinished(settings.raw_root, up_to=as_of or dates[-1])
+        if remaining:
+            outcome.notes.append(f"ledger: {days_text(sorted({s.day for s in remaining}))} loaded, not yet "
+                                 "audited and built: the next run takes them up again")
         if not result.success:
             failures = [e.event_specific_data.error.message for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE"]

@@ -21,6 +21,7 @@ from dagster import (
 
 from orchestration.automation.landing_sensor import new_files, run_tags
 from orchestration.ingestion.landing import scan_landing
+from orchestration.ingestion.ledger import unfinished
 from orchestration.settings import Settings
 
 REQUIRED = ("shop__customers", "shop__orders")
@@ -28,7 +29,8 @@ REQUIRED = ("shop__customers", "shop__orders")
 
 def build_daily_schedule(settings: Settings, job_name: str) -> ScheduleDefinition:
     """Every day at C360_SCHEDULE_CRON (default 06:00 UTC): the main job over the export dates with new,
-    changed or vanished files, built as of the latest export date (running by default)."""
+    changed or vanished files and those an earlier run left unaudited or unbuilt, built as of the latest export
+    date (running by default)."""
 
     @schedule(
         name="daily_main",
@@ -40,7 +42,7 @@ def build_daily_schedule(settings: Settings, job_name: str) -> ScheduleDefinitio
     )
     def daily_main(context: ScheduleEvaluationContext):
         """The run for today's deliveries (or a skip saying why there is none)."""
-        from orchestration.run import dates_to_load
+        from orchestration.run import dates_to_load, run_span
 
         scan = scan_landing(settings.landing_root)
         missing = [e for e in REQUIRED if not scan.files.get(e)]
@@ -49,8 +51,8 @@ def build_daily_schedule(settings: Settings, job_name: str) -> ScheduleDefinitio
         dates = [d for d in scan.dates if d >= settings.partition_start_date]
         if not dates:
             return SkipReason(f"no export dates on or after C360_PARTITION_START={settings.partition_start}")
-        pending = dates_to_load(settings, scan, dates)
-        first, last = (pending[0], pending[-1]) if pending else (dates[-1], dates[-1])
+        first, last = run_span(dates_to_load(settings, scan, dates), unfinished(settings.raw_root, dates[-1]),
+                               dates[-1])
         return RunRequest(tags=run_tags(first, last, dates[-1]))
 
     return daily_main
@@ -77,6 +79,8 @@ def build_landing_sensor(settings: Settings, job_name: str) -> SensorDefinition:
             return SkipReason("no new landing files")
         if any(not scan.files.get(e) for e in REQUIRED):
             return SkipReason(f"waiting for {', '.join(REQUIRED)}: a build needs both")
+        # The run also takes up the days an earlier run loaded but did not get audited and built (ledger.py).
+        dates = sorted({*dates, *(s.day for s in unfinished(settings.raw_root, scan.dates[-1]))})
         return RunRequest(run_key=found.run_key(), tags=run_tags(dates[0], dates[-1], scan.dates[-1]))
 
     return landing_files

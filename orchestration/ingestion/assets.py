@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.entities import ENTITIES, Entity, max_silent_days
 from orchestration.ingestion.landing import scan_entity
+from orchestration.ingestion.ledger import unaudited_days
 from orchestration.ingestion.loader import DEFAULT_MAX_LINE_BYTES, EntityLoadResult, connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
 from orchestration.partitions import AS_OF_TAG, daily_partitions
@@ -118,9 +119,11 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
         days = [date.fromisoformat(k) for k in context.partition_keys]
         reference = date.fromisoformat(context.run.tags.get(AS_OF_TAG, days[-1].isoformat()))
         files, layout_problems = scan_entity(settings.landing_root, entity)
+        # A day whose load has not passed its audit yet may be corrected in the landing zone (ledger.py).
+        replaceable = unaudited_days(settings.raw_root, entity.name)
         con = connect()
         try:
-            result = load_entity(con, entity, files, settings.raw_root, days,
+            result = load_entity(con, entity, files, settings.raw_root, days, replaceable=replaceable,
                                  max_line_bytes=settings.max_line_bytes or DEFAULT_MAX_LINE_BYTES)
         finally:
             con.close()
@@ -128,6 +131,8 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
             create_raw_views(wh, settings.raw_root, refresh=[entity])
         for problem in result.problems:
             context.log.error(problem)
+        for withdrawn in (p for p in result.partitions if p.status == "withdrawn"):
+            context.log.warning(withdrawn.detail)
         problems = [f"{p.rel_path}: {p.reason}" for p in layout_problems]
         for problem in problems:
             context.log.warning(f"not loaded: {problem}")

@@ -95,7 +95,7 @@ class PartitionResult:
     """What happened to one day (partition) of one entity."""
 
     partition: date
-    status: str  # loaded | unchanged | conflict | missing_file
+    status: str  # loaded | unchanged | conflict | missing_file | withdrawn
     files: list[FileResult] = field(default_factory=list)
     detail: str = ""
 
@@ -292,13 +292,17 @@ def hash_landing_files(con, raw_root: Path, entity: Entity, files: Sequence[Land
 
 
 def plan_partitions(
-    con, raw_root: Path, entity: Entity, files: Sequence[LandingFile], days: Iterable[date]
+    con, raw_root: Path, entity: Entity, files: Sequence[LandingFile], days: Iterable[date],
+    replaceable: Iterable[date] = (),
 ) -> tuple[list[PartitionResult], dict[date, list[tuple[LandingFile, FileResult]]]]:
     """Decide, per day, whether it is unchanged, in conflict, or to be (re)loaded.
 
     Returns the results of the days that are not loaded and, for the days to load, their files with
-    a pending FileResult (status `loaded` or `duplicate`).
+    a pending FileResult (status `loaded` or `duplicate`). The `replaceable` days are loaded but have not
+    passed their audit (ingestion/ledger.py): nothing downstream read them, so a file of theirs rewritten or
+    removed is not a conflict; the day is loaded again from the files now landed (`withdrawn` when none is left).
     """
+    replaceable = set(replaceable)
     by_day: dict[date, list[LandingFile]] = {}
     for f in files:
         by_day.setdefault(f.file_date, []).append(f)
@@ -321,6 +325,13 @@ def plan_partitions(
         # A file quarantined whole was never loaded: replacing or removing it reloads the day.
         kept = {file: sha for file, (sha, status) in previous.items() if status != "quarantined"}
         conflicts = [f.rel_path for f, sha in hashed if f.rel_path in kept and kept[f.rel_path] != sha]
+        if day in replaceable and previous and (conflicts or set(previous) - {f.rel_path for f in landed}):
+            seen = {sha: where for sha, where in seen.items() if where[0] != day}
+            conflicts, previous, kept = [], {}, {}
+            if not landed:
+                decided.append(PartitionResult(day, "withdrawn", [], f"{entity.name} {day}: every file of the "
+                                               "day, not yet audited, was removed: the partition is withdrawn"))
+                continue
         if conflicts:
             decided.append(PartitionResult(
                 day, "conflict",
@@ -561,6 +572,15 @@ def _write_day(tmp_root: Path, final_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _remove_day(final_dir: Path) -> None:
+    """Take a partition out of the lake: renamed aside, then deleted (a crash in between puts it back at the next
+    load, _recover_interrupted_swaps, which withdraws it again)."""
+    if final_dir.exists():
+        old = final_dir.parent / f".old-{final_dir.name}.{uuid.uuid4().hex[:8]}"
+        final_dir.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def load_entity(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -571,15 +591,19 @@ def load_entity(
     loaded_at: datetime | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    replaceable: Iterable[date] = (),
 ) -> EntityLoadResult:
     """Load the given days of one entity from its landing files into the raw layer.
 
-    A line longer than `max_line_bytes` (without its terminator) is quarantined, not loaded."""
+    A line longer than `max_line_bytes` (without its terminator) is quarantined, not loaded; `replaceable`: see
+    plan_partitions."""
     loaded_at = loaded_at or datetime.now(UTC)
     entity_root = raw_root / entity.name
     _recover_interrupted_swaps(entity_root)
-    decided, to_load = plan_partitions(con, raw_root, entity, files, days)
+    decided, to_load = plan_partitions(con, raw_root, entity, files, days, replaceable)
     result = EntityLoadResult(entity, decided)
+    for withdrawn in (p for p in decided if p.status == "withdrawn"):
+        _remove_day(entity_root / f"dt={withdrawn.partition.isoformat()}")
     for chunk in _chunks(to_load, chunk_bytes):
         result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at,
                                              max_line_bytes))

@@ -1,7 +1,8 @@
 """The warehouse's `raw` schema: one view per entity over its Parquet partitions.
 
-Plus `raw.load_manifest` (every landing file ever loaded or skipped, per partition) and
-`raw.quarantine` (every line that could not be loaded, with file, line and reason). All are views
+Plus `raw.load_manifest` (every landing file ever loaded or skipped, per partition),
+`raw.quarantine` (every line that could not be loaded, with file, line and reason) and `raw.load_ledger`
+(per partition, whether its current load is audited and built). All are views
 over the lake, so they are exactly as current as the partitions themselves.
 """
 
@@ -79,3 +80,11 @@ def create_raw_views(
         else:
             sql = _empty(columns)
         con.execute(f"CREATE OR REPLACE VIEW raw.{view} AS {sql}")
+    # Per loaded partition: is its current load audited and built (ingestion/ledger.py)?
+    from orchestration.ingestion.ledger import LEDGER_COLUMNS, ensure_ledger_file, ledger_sql
+
+    loaded = [e.name for e in ENTITIES if any(raw_root.glob(f"{e.name}/dt=*/{MANIFEST_FILE}"))]
+    for name in loaded:
+        ensure_ledger_file(raw_root, name)
+    con.execute(f"CREATE OR REPLACE VIEW raw.load_ledger AS "
+                f"{ledger_sql(raw_root) if loaded else _empty(LEDGER_COLUMNS)}")

@@ -12,7 +12,7 @@ No `from __future__ import annotations` here: Dagster inspects the `context` ann
 """
 
 import warnings
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from dagster import (
@@ -33,6 +33,7 @@ from dagster._core.storage.tags import (
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.ingestion.ledger import mark, read_ledger
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.quality.audit import Auditor, AuditRun, AuditTarget, audit_targets
 from orchestration.quality.config import AuditConfig
@@ -57,6 +58,19 @@ def run_partition_days(context: AssetCheckExecutionContext) -> list[date] | None
     if tags.get(PARTITION_NAME_TAG):
         return [date.fromisoformat(tags[PARTITION_NAME_TAG])]
     return None
+
+
+def raw_audit_loads(settings: Settings, target: AuditTarget, run: AuditRun) -> list[tuple[date, datetime]]:
+    """For a raw target: add to the run's export dates every day of the entity whose load has not passed its
+    audit yet (up to the as-of date), so no run builds on it unaudited, whatever range it was started with;
+    returns the loads (export date, loaded_at) the audit is about to read, to mark audited once it passed."""
+    if target.kind != "raw" or run.partition_days is None:
+        return []
+    entity = target.asset_path[-1]
+    states = read_ledger(settings.raw_root, entity)
+    unaudited = {s.day for s in states if not s.audited and (run.as_of_date is None or s.day <= run.as_of_date)}
+    run.partition_days = sorted({*run.partition_days, *unaudited})
+    return [(s.day, s.loaded_at) for s in states if s.day in set(run.partition_days)]
 
 
 def check_result(summary: RunSummary) -> AssetCheckResult:
@@ -122,8 +136,12 @@ def build_quality_check(target: AuditTarget, settings: Settings, config: AuditCo
                 as_of_date=date.fromisoformat(context.run.tags[AS_OF_TAG]) if AS_OF_TAG in context.run.tags else None,
                 partition_days=run_partition_days(context) if partitioned else None,
             )
+            loads = raw_audit_loads(settings, target, run)
             auditor = Auditor(settings, warehouse.get_connection, config, manifest_path)
             summary = auditor.audit(target, run)
+            if loads and not summary.critical_failures:
+                marked = mark(settings.raw_root, target.asset_path[-1], "audited", loads, run.run_id)
+                context.log.info(f"{target.asset}: {marked} loaded export dates marked audited in the ledger")
             for record in summary.critical_failures:
                 context.log.error(f"{target.asset}: {record.check_name} failed: {record.unexpected_keys[:3]}")
             for record in summary.warning_failures:

@@ -8,14 +8,15 @@ No `from __future__ import annotations`: Dagster inspects the `context` annotati
 """
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetExecutionContext, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.ingestion.ledger import current_loads, mark
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
 from orchestration.transform.project import (
@@ -29,6 +30,8 @@ from orchestration.transform.translator import C360DbtTranslator
 
 # The large event tables (tagged in their config): incremental on DuckDB, rebuilt in full on Spark.
 INCREMENTAL_MODELS = "tag:daily_partitioned"
+# The model whose successful build marks the run's reloaded raw days built in the ledger (ingestion/ledger.py).
+BUILT_WITH = AssetKey(["marts", "customer_360"])
 
 
 def dbt_build_args(as_of_date: str | None, reload_from_date: str | None = None) -> list[str]:
@@ -110,5 +113,29 @@ def warehouse_incremental_models(context: AssetExecutionContext, dbt: DbtCliReso
     pool=DUCKDB_POOL,
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` of every other model and its tests (a failing test stops what depends on it)."""
-    yield from run_dbt_step(context, dbt, dbt_build_args(*run_dbt_vars(context.run.tags)))
+    """`dbt build` of every other model and its tests (a failing test stops what depends on it). Once it
+    succeeded, the raw days it (and the incremental step before it) reloaded are marked built in the ledger."""
+    as_of, reload_from = run_dbt_vars(context.run.tags)
+    settings = Settings.from_env()
+    # Dagster runs this multi-asset as several steps around the blocking checks (the seed first, staging after
+    # the raw audits, the marts after the incremental step). The one building customer_360, which reads every
+    # table that reloads days from reload_from_date, is the last: only its success means the days are built.
+    last_step = BUILT_WITH in context.selected_asset_keys
+    loads = current_loads(settings.raw_root) if last_step else {}  # what the build reads, marked once it succeeded
+    yield from run_dbt_step(context, dbt, dbt_build_args(as_of, reload_from))
+    if last_step:
+        marked = mark_built(settings, loads, reload_from, as_of, context.run.run_id)
+        context.log.info(f"{marked} loaded export dates from {reload_from} marked built in the ledger")
+
+
+def mark_built(settings: Settings, loads: dict[str, list[tuple[date, datetime]]], reload_from: str | None,
+               as_of: str | None, run_id: str) -> int:
+    """Mark built the loads the run's dbt build reloaded: export dates from reload_from_date (the incremental
+    tables reselect from it) to the as-of date (later ones are dropped by their post-hooks). Without
+    reload_from_date the incremental tables reload only their lookback days: nothing is marked."""
+    if not reload_from:
+        return 0
+    first = date.fromisoformat(reload_from)
+    last = date.fromisoformat(as_of) if as_of else date.max
+    return sum(mark(settings.raw_root, entity, "built", [(d, t) for d, t in days if first <= d <= last], run_id)
+               for entity, days in loads.items())
