@@ -40,6 +40,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.activation.assets import build_activation_assets
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
+    from orchestration.privacy.assets import build_purge_asset, model_asset_keys
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.quality.checks import build_quality_checks
     from orchestration.report.assets import build_report_asset
@@ -53,8 +54,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     predictions = build_predictions_asset(settings)
     manifest = json.loads(dbt_project().manifest_path.read_text())
     segment_history = build_segment_history_asset(manifest)
+    # The purge runs once every table of the warehouse is built, and publish waits for it.
+    purge = build_purge_asset(settings, [*model_asset_keys(manifest), *predictions.keys, *segment_history.keys])
     serving = build_serving_asset(
-        settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys])
+        settings, [*published_asset_keys(manifest, [*predictions.keys, *segment_history.keys]), purge.key]
     )
     activation = build_activation_assets(manifest, settings)
     # Last in the run: after publish and every sync.
@@ -77,7 +80,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
     return Definitions(
         assets=[
-            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
+            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, purge, serving,
             *activation, report, build_dbt_docs_asset(settings, [serving.key]),
         ],
         asset_checks=quality_checks,

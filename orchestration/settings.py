@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +21,8 @@ class Settings:
     duckdb_database: Path
     serving_database: Path
     partition_start: str = DEFAULT_PARTITION_START
+    # Salt of the hashes kept of erased people (C360_ERASURE_SALT; dbt reads the same variable). Not in repr.
+    erasure_salt: str = field(default="c360", repr=False)
 
     @property
     def lake_root(self) -> Path:
@@ -53,4 +55,5 @@ class Settings:
             duckdb_database=Path(env.get("DUCKDB_DATABASE") or home / "warehouse.duckdb").resolve(),
             serving_database=Path(env.get("SERVING_DATABASE") or home / "serving.duckdb").resolve(),
             partition_start=env.get("C360_PARTITION_START") or DEFAULT_PARTITION_START,
+            erasure_salt=env.get("C360_ERASURE_SALT", "c360"),
         )

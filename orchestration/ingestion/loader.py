@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -68,6 +68,7 @@ class FileResult:
     rows_quarantined: int = 0
     blank_lines: int = 0
     detail: str = ""
+    rows_suppressed: int = 0  # records of erased people dropped (suppression.Suppressor), in rows_read
 
 
 @dataclass
@@ -278,9 +279,10 @@ def plan_partitions(
         by_day.setdefault(f.file_date, []).append(f)
     manifest = _existing_manifest(con, raw_root, entity)
     # A content hash already loaded on another day, or earlier in this run, marks a duplicate delivery.
+    # A `redacted` file (records of erased people purged since: orchestration.privacy.purge) still counts.
     seen: dict[str, tuple[date, str]] = {
         sha: (day, file) for day, day_files in manifest.items() for file, (sha, status) in day_files.items()
-        if status == "loaded"
+        if status in ("loaded", "redacted")
     }
     decided: list[PartitionResult] = []
     to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
@@ -516,15 +518,18 @@ def load_entity(
     *,
     loaded_at: datetime | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    suppress: Callable[[duckdb.DuckDBPyConnection, str], dict[str, int]] | None = None,
 ) -> EntityLoadResult:
-    """Load the given days of one entity from its landing files into the raw layer."""
+    """Load the given days of one entity from its landing files into the raw layer. `suppress`
+    (suppression.Suppressor) drops the records of erased people from each chunk before it is written."""
     loaded_at = loaded_at or datetime.now(UTC)
     entity_root = raw_root / entity.name
     _recover_interrupted_swaps(entity_root)
     decided, to_load = plan_partitions(con, raw_root, entity, files, days)
     result = EntityLoadResult(entity, decided)
     for chunk in _chunks(to_load, chunk_bytes):
-        result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at))
+        result.partitions.extend(
+            _load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at, suppress))
     result.partitions.sort(key=lambda p: p.partition)
     return result
 
@@ -539,6 +544,7 @@ _WRITTEN = {DATA_FILE: DATA_FILE, "_quarantine0.parquet": QUARANTINE_FILE, "_man
 def _load_chunk(
     con, entity: Entity, days: dict[date, list[tuple[LandingFile, FileResult]]], entity_root: Path,
     loaded_at: datetime,
+    suppress: Callable[[duckdb.DuckDBPyConnection, str], dict[str, int]] | None = None,
 ) -> list[PartitionResult]:
     """Read, validate and write the days of one chunk, then swap each day's folder into place.
 
@@ -560,6 +566,8 @@ def _load_chunk(
         con.execute(f"CREATE OR REPLACE TEMP TABLE raw_lines AS {lines}", params)
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {_parse_sql(entity, 'SELECT * FROM raw_lines')}")
         con.execute("DROP TABLE raw_lines")
+        # Suppression at the door: erased people's records never reach the lake (counted per file).
+        suppressed = suppress(con, entity.name) if suppress is not None else {}
 
         # No ORDER BY: `parsed` is already in file and line order, and a partitioned COPY does not keep
         # a sort within its files anyway (readers order by `_file, _line` themselves).
@@ -594,6 +602,10 @@ def _load_chunk(
                 if r.status == "loaded":
                     r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines = counts.get(
                         r.rel_path, (0, 0, 0, 0))
+                    if suppressed.get(r.rel_path):
+                        r.rows_suppressed = suppressed[r.rel_path]
+                        r.rows_read += r.rows_suppressed
+                        r.detail = f"{r.rows_suppressed} records of erased people suppressed"
                 manifest_rows.append(
                     (day, r.rel_path, r.size_bytes, r.sha256, r.status, r.detail,
                      r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines)
