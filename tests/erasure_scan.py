@@ -29,7 +29,7 @@ class Person:
     def byte_patterns(self) -> list[re.Pattern[bytes]]:
         """Regular expressions over raw bytes (text files, logs, sqlite, DuckDB blocks)."""
         out = [re.compile(re.escape(t.encode()), re.IGNORECASE) for t in self.texts]
-        out += [re.compile(rb"[\"'>:= ]" + re.escape(c.encode()) + rb"[\"'<, ]") for c in self.cells]
+        out += [re.compile(rb"[\"'>]" + re.escape(c.encode()) + rb"[\"'<]") for c in self.cells]
         for shop_id in self.shop_ids:
             out.append(re.compile(
                 rb"(customer_id|customerId|userId|user_id)\\?[\"']?\s*[:=]\s*\\?[\"']?" + str(shop_id).encode()
@@ -72,12 +72,20 @@ def _scan_relation(con, relation: str, person: Person, label: str) -> list[str]:
     return [f"{label}: {n} rows"] if n else []
 
 
-def scan_parquet(path: Path, person: Person) -> list[str]:
-    """Rows of a Parquet file holding the person."""
+def scan_parquet(paths: list[Path], person: Person) -> list[str]:
+    """Rows of Parquet files holding the person, per file (files of one schema read in one scan)."""
     con = duckdb.connect()
     try:
-        return _scan_relation(con, f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')", person,
-                              f"parquet {path}")
+        files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+        relation = f"read_parquet({files}, union_by_name=true, hive_partitioning=false)"
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        where = _row_filter(person, columns)
+        if where is None:
+            return []
+        rows = con.execute(
+            f"SELECT filename, count(*) FROM read_parquet({files}, union_by_name=true, hive_partitioning=false, "
+            f"filename=true) WHERE {where} GROUP BY filename ORDER BY filename").fetchall()
+        return [f"parquet {f}: {n} rows" for f, n in rows]
     finally:
         con.close()
 
@@ -117,12 +125,19 @@ def scan_stores(roots: list[Path], person: Person = ERIN, *, exclude: tuple[str,
     found: list[str] = []
     for root in roots:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        files = [p for p in files if not any(part in exclude for part in p.parts)]
+        # Parquet files of one kind (an entity's data, quarantine or manifest files) share a schema.
+        groups: dict[tuple[Path, str], list[Path]] = {}
         for path in files:
-            if any(part in exclude for part in path.parts):
-                continue
             if path.suffix == ".parquet":
-                found += scan_parquet(path, person)
-            elif path.suffix == ".duckdb":
+                kind = path.parent.parent if path.parent.name.startswith("dt=") else path.parent
+                groups.setdefault((kind, path.name), []).append(path)
+        for group in groups.values():
+            found += scan_parquet(group, person)
+        for path in files:
+            if path.suffix == ".parquet":
+                continue
+            if path.suffix == ".duckdb":
                 found += scan_duckdb(path, person)
             elif path.name.endswith(".duckdb.wal"):
                 found += scan_bytes(path, person)

@@ -199,3 +199,13 @@ def test_tiny_run_leaves_no_trace_of_the_erased_persona(tiny_run):
     # The request (raw partition and its staging table) is what keeps her erased.
     found = [f for f in found if "privacy__deletion_requests" not in f]
     assert found == [], "\n".join(found)
+
+
+def test_plan_samples_show_no_personal_value():
+    """The plan summary (Dagster metadata and `c360 sync --dry-run`) masks every text of a sample."""
+    from orchestration.activation.plan import mask_fields
+
+    masked = mask_fields({"first_name": "Erin", "city": "Seattle", "points": 39, "alt": "erin.erased@example.com",
+                          "last_order_at": "2026-10-01T09:30:00Z", "vip": True})
+    assert masked == {"first_name": "E***", "city": "S***", "points": 39, "alt": "e***@example.com",
+                      "last_order_at": "2026-10-01T09:30:00Z", "vip": True}

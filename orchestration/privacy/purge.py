@@ -13,8 +13,8 @@ is built and before publish:
    swap, its manifest marking the file `redacted` (same sha256: the untouched landing file is neither a
    conflict nor loaded again), and removes the quarantined lines that hold one;
 3. deletes the rows holding one from every table of the working warehouse and of serving.duckdb, then
-   checkpoints; when a value can still be found in a file's bytes (freed blocks are not zeroed), the file
-   is rewritten whole (COPY FROM DATABASE) and swapped in;
+   checkpoints; a file rows were deleted from is then rewritten whole (COPY FROM DATABASE, renamed over
+   it), since freed blocks are not overwritten;
 4. rewrites the outbox without them and removes leftover temporary files of publish and the outbox;
 5. appends the hashes to the suppression list (`<lake>/privacy/suppression.parquet`), which ingestion
    checks every new record against and the next purge skips.
@@ -300,17 +300,6 @@ def purge_database(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, in
     return deleted
 
 
-def file_holds(path: Path, needles: Sequence[str]) -> bool:
-    """True when any needle (case-insensitive) is in the file's bytes, or in its write-ahead log's."""
-    lowered = [n.lower().encode() for n in needles if len(n) >= 6]
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        if candidate.is_file():
-            data = candidate.read_bytes().lower()
-            if any(n in data for n in lowered):
-                return True
-    return False
-
-
 def compact(database: Path) -> int:
     """Rewrite a DuckDB file whole (COPY FROM DATABASE into a new file, renamed over it), so no freed block
     keeps deleted values; returns the new file's size. No other connection may hold the file."""
@@ -359,8 +348,8 @@ def purge_erased(
 ) -> PurgeResult:
     """Purge every stored copy of the identifiers erased since the last purge (see the module docstring).
 
-    `warehouse` is a connection to the working warehouse; `close_warehouse`, when given, closes it so that a
-    file still holding deleted values in freed blocks can be rewritten whole.
+    `warehouse` is a connection to the working warehouse; `close_warehouse`, when given, closes it so that the
+    files rows were deleted from can be rewritten whole (without it, deleted values may stay in freed blocks).
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -392,11 +381,12 @@ def purge_erased(
                      for v in values})
     _append_suppression(warehouse, lake_root, hashes, now)
     result.identifiers = len(hashes)
-    needles = [v[2] for v in values if v[1] in ("email", "anon")]
     if close_warehouse is not None:
+        # DELETE and CHECKPOINT free the blocks but do not overwrite them: a file rows were deleted from is
+        # rewritten whole, so the deleted values are in no block of it.
         close_warehouse()
-        for database in (warehouse_db, serving_db):
-            if database.is_file() and file_holds(database, needles):
+        for database, deleted in ((warehouse_db, result.warehouse_rows), (serving_db, result.serving_rows)):
+            if deleted and database.is_file():
                 result.bytes_rewritten += compact(database)
                 result.compacted.append(database.name)
     result.seconds = time.perf_counter() - started
