@@ -209,3 +209,20 @@ def test_plan_samples_show_no_personal_value():
                           "last_order_at": "2026-10-01T09:30:00Z", "vip": True})
     assert masked == {"first_name": "E***", "city": "S***", "points": 39, "alt": "e***@example.com",
                       "last_order_at": "2026-10-01T09:30:00Z", "vip": True}
+
+
+def test_c360_erase_records_a_request_the_loader_reads_like_the_source(c360_env, capsys):
+    """`c360 erase` writes a privacy/deletion_requests landing file that loads as an ordinary request."""
+    from orchestration.cli import main
+
+    assert main(["erase", "--email", "Phone.Caller@example.com"]) == 0
+    assert main(["erase", "--customer-id", "2001"]) == 0
+    assert "recorded erasure request erase_" in capsys.readouterr().out
+    assert main(["erase", "--email", "not-an-email"]) == 2
+    results = _load(c360_env.landing_root, c360_env.raw_root, ("privacy__deletion_requests",))
+    (partition,) = results["privacy__deletion_requests"].partitions
+    assert partition.status == "loaded" and partition.rows_loaded == 2 and partition.rows_quarantined == 0
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT email, customer_id FROM read_parquet('{c360_env.raw_root}/*/*/data_0.parquet') "
+                       "ORDER BY ALL").fetchall()
+    assert rows == [("Phone.Caller@example.com", None), (None, 2001)]
