@@ -17,6 +17,7 @@ from orchestration.ingestion.entities import get_entity
 from orchestration.ingestion.landing import scan_entity
 from orchestration.ingestion.loader import connect, load_entity
 from orchestration.ingestion.suppression import Suppressor, suppression_file
+from orchestration.privacy.keys import ErasureKeyMismatch
 from orchestration.privacy.purge import purge_erased
 
 SALT = "test-salt"
@@ -94,6 +95,8 @@ def _warehouse(path: Path, raw_root: Path) -> None:
     con.execute("CREATE TABLE staging.stg_shop__order_lines AS SELECT order_id, 'P-100' AS product_id, "
                 "_record::VARCHAR AS raw FROM staging.stg_shop__orders")
     con.execute("CREATE TABLE activation.sync_state AS SELECT 'ana@example.com' AS email")
+    con.execute("CREATE TABLE staging.stg_privacy__deletion_requests AS SELECT 'del_1' AS deletion_request_id, "
+                "'ana@example.com' AS email, 2001 AS customer_id")
     con.close()
 
 
@@ -126,7 +129,8 @@ def test_purge_removes_every_identity_of_a_merged_person(purged):
     paths, result = purged
     # Activation's state of the account's email stays until every destination confirmed the deletion.
     kept = ("duckdb warehouse.duckdb activation.sync_state: 1 rows", f"bytes {paths['warehouse']}: ana@example.com")
-    found = [f for f in scan_stores([paths["tmp"]], ERASED, exclude=("landing",)) if f not in kept]
+    found = [f for f in scan_stores([paths["tmp"]], ERASED, exclude=("landing",))
+             if f not in kept and "stg_privacy__deletion_requests" not in f]
     assert found == [], "\n".join(found)
     assert result.identifiers == 4
     assert result.raw_rows == {"shop__customers": 1, "shop__orders": 2, "web__events": 3}
@@ -226,3 +230,25 @@ def test_c360_erase_records_a_request_the_loader_reads_like_the_source(c360_env,
     rows = con.execute(f"SELECT email, customer_id FROM read_parquet('{c360_env.raw_root}/*/*/data_0.parquet') "
                        "ORDER BY ALL").fetchall()
     assert rows == [("Phone.Caller@example.com", None), (None, 2001)]
+
+
+def test_a_key_mismatch_between_stages_stops_them(purged):
+    """dbt hashed with one key and the purge got another; both switched to a key other than the suppression
+    list's; ingestion got another key than the list's: each stops with a clear message, matching nobody."""
+    paths, _ = purged
+    con = duckdb.connect(str(paths["warehouse"]))
+    with pytest.raises(ErasureKeyMismatch, match="dbt built the models with another"):
+        purge_erased(con, warehouse_db=paths["warehouse"], serving_db=paths["serving"], lake_root=paths["lake"],
+                     outbox_dir=paths["outbox"], salt="another-key")
+    # The models rebuilt with the new key too: the list's hashes were made with the old one.
+    con.execute("UPDATE intermediate.int_identity_resolved SET identifier_hash = md5('another-key:' || node) "
+                "FROM (SELECT node_a AS node FROM intermediate.int_identity_edges UNION SELECT 'shop:2001' UNION "
+                "SELECT 'email:ana@example.com') AS n WHERE identifier_hash = md5(? || ':' || n.node)", [SALT])
+    with pytest.raises(ErasureKeyMismatch, match="fingerprint .* were made with the key of fingerprint"):
+        purge_erased(con, warehouse_db=paths["warehouse"], serving_db=paths["serving"], lake_root=paths["lake"],
+                     outbox_dir=paths["outbox"], salt="another-key")
+    con.close()
+    paths["landing"].jsonl("shop", "orders", "2026-02-03.jsonl", [order(701)])
+    with pytest.raises(ErasureKeyMismatch, match="ingestion of shop__orders"):
+        _load(paths["landing"].root, paths["raw"], ("shop__orders",),
+              suppress=Suppressor(suppression_file(paths["lake"]), "another-key"))

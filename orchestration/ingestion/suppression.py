@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.privacy.keys import check_key
+
 SUPPRESSION_FILE = "suppression.parquet"
 
 # Per raw entity: the columns holding an identifier, by node kind (shop customer id, email, anonymous id).
@@ -78,6 +80,8 @@ class Suppressor:
         with columns `_file`, `_reason`, `_blank`, `raw_text` and the entity's fields; per file, how many."""
         if not self.suppression_file.is_file() or entity_name not in RAW_IDENTIFIERS:
             return {}
+        # With another key than the list's, no record would match: stop instead of loading them.
+        check_key(self.suppression_file.parent.parent, self.salt, f"ingestion of {entity_name}")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE suppressed_hashes AS SELECT DISTINCT identifier_hash FROM read_parquet(?)",
             [str(self.suppression_file)],

@@ -41,6 +41,7 @@ import duckdb
 from orchestration.ingestion.entities import ENTITIES, Entity
 from orchestration.ingestion.loader import DATA_FILE, MANIFEST_FILE, QUARANTINE_FILE, _write_day
 from orchestration.ingestion.suppression import identifier_predicate, suppression_file
+from orchestration.privacy.keys import ErasureKeyMismatch, check_key
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,33 @@ def erased_values(con: duckdb.DuckDBPyConnection, salt: str, known: set[str]) ->
         kind, _, value = node.partition(":")
         out.append((digest, kind, value))
     return out
+
+
+def check_models_key(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    """Stop when the models hashed with another key than `salt`: then the hash of a request's own identifier
+    (its email, its shop customer id) is not among the identity graph's erased hashes."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' "
+                       "AND table_name = 'stg_privacy__deletion_requests'").fetchone()[0]:
+        return
+    missing = con.execute(
+        """
+        WITH requested AS (
+            SELECT 'email:' || email AS node FROM staging.stg_privacy__deletion_requests WHERE email IS NOT NULL
+            UNION SELECT 'shop:' || CAST(customer_id AS VARCHAR) FROM staging.stg_privacy__deletion_requests
+            WHERE customer_id IS NOT NULL
+        )
+        SELECT count(*) FROM requested
+        WHERE md5(? || ':' || node) NOT IN (
+            SELECT identifier_hash FROM intermediate.int_identity_resolved WHERE is_erased)
+        """,
+        [salt],
+    ).fetchone()[0]
+    if missing:
+        raise ErasureKeyMismatch(
+            f"erasure purge: {missing} identifiers of deletion requests have no erased hash made with this "
+            "erasure key: dbt built the models with another C360_ERASURE_SALT than this process's. Set the same "
+            "key for both; nothing was purged."
+        )
 
 
 def _load_values(con, values: list[tuple[str, str, str]]) -> None:
@@ -353,6 +381,8 @@ def purge_erased(
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    check_models_key(warehouse, salt)
+    check_key(lake_root, salt, "erasure purge", record=True)
     result = PurgeResult()
     result.temp_files_removed = remove_temp_files(serving_db, outbox_dir)
     known = read_suppression(warehouse, lake_root)
