@@ -37,10 +37,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.transform.spark import export_spark_home
 
     export_spark_home(settings.home)
-    from orchestration.activation.assets import build_activation_assets
+    from orchestration.activation.assets import ERASURES, build_activation_assets
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.privacy.assets import build_purge_asset, model_asset_keys
+    from orchestration.privacy.deadline import build_deadline_check
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.quality.checks import build_quality_checks
     from orchestration.report.assets import build_report_asset
@@ -83,7 +84,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, purge, serving,
             *activation, report, build_dbt_docs_asset(settings, [serving.key]),
         ],
-        asset_checks=quality_checks,
+        asset_checks=[*quality_checks, build_deadline_check(
+            ERASURES, settings.lake_root, settings.erasure_salt, settings.erasure_deadline_days)],
         jobs=[main_job, sync_job],
         schedules=[build_daily_schedule(settings, MAIN_JOB)],
         sensors=[build_landing_sensor(settings, MAIN_JOB)],

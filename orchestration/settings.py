@@ -23,6 +23,8 @@ class Settings:
     partition_start: str = DEFAULT_PARTITION_START
     # Salt of the hashes kept of erased people (C360_ERASURE_SALT; dbt reads the same variable). Not in repr.
     erasure_salt: str = field(default="c360", repr=False)
+    # Days a destination has to confirm an erased person's deletion before it is overdue.
+    erasure_deadline_days: int = 7
 
     @property
     def lake_root(self) -> Path:
@@ -56,4 +58,5 @@ class Settings:
             serving_database=Path(env.get("SERVING_DATABASE") or home / "serving.duckdb").resolve(),
             partition_start=env.get("C360_PARTITION_START") or DEFAULT_PARTITION_START,
             erasure_salt=env.get("C360_ERASURE_SALT", "c360"),
+            erasure_deadline_days=int(env.get("C360_ERASURE_DEADLINE_DAYS") or 7),
         )

@@ -94,7 +94,8 @@ def _warehouse(path: Path, raw_root: Path) -> None:
                 f"anonymous_id, userId AS user_id, traits FROM read_parquet('{raw_root}/web__events/*/data_0.parquet')")
     con.execute("CREATE TABLE staging.stg_shop__order_lines AS SELECT order_id, 'P-100' AS product_id, "
                 "_record::VARCHAR AS raw FROM staging.stg_shop__orders")
-    con.execute("CREATE TABLE activation.sync_state AS SELECT 'ana@example.com' AS email")
+    # Sent to Klaviyo once; without an API key since, the deletion there is pending.
+    con.execute("CREATE TABLE activation.sync_state AS SELECT 'seg_vip:klaviyo' AS sync_id, 'Ana@example.com' AS email")
     con.execute("CREATE TABLE staging.stg_privacy__deletion_requests AS SELECT 'del_1' AS deletion_request_id, "
                 "'ana@example.com' AS email, 2001 AS customer_id")
     con.close()
@@ -127,8 +128,10 @@ def purged(tmp_path):
 
 def test_purge_removes_every_identity_of_a_merged_person(purged):
     paths, result = purged
-    # Activation's state of the account's email stays until every destination confirmed the deletion.
-    kept = ("duckdb warehouse.duckdb activation.sync_state: 1 rows", f"bytes {paths['warehouse']}: ana@example.com")
+    # Activation's state of the account's email stays until every destination confirmed the deletion, and the
+    # request (with the same email) stays: the file's bytes hold that email and nothing else of hers.
+    kept = ("duckdb warehouse.duckdb activation.sync_state: 1 rows",
+            f"bytes {paths['warehouse']}: Ana@example.com, ana@example.com")
     found = [f for f in scan_stores([paths["tmp"]], ERASED, exclude=("landing",))
              if f not in kept and "stg_privacy__deletion_requests" not in f]
     assert found == [], "\n".join(found)
@@ -252,3 +255,27 @@ def test_a_key_mismatch_between_stages_stops_them(purged):
     with pytest.raises(ErasureKeyMismatch, match="ingestion of shop__orders"):
         _load(paths["landing"].root, paths["raw"], ("shop__orders",),
               suppress=Suppressor(suppression_file(paths["lake"]), "another-key"))
+
+
+def test_a_deletion_pending_past_the_deadline_is_overdue(purged):
+    """A destination that still holds an erased person (no API key: skipped) is pending, then overdue after the
+    deadline; the erasure_deadline check fails with the destination named."""
+    from datetime import UTC, datetime, timedelta
+
+    from dagster import build_asset_check_context
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.activation.assets import ERASURES
+    from orchestration.privacy.deadline import build_deadline_check, pending_deletions
+
+    paths, _ = purged
+    con = duckdb.connect(str(paths["warehouse"]))
+    soon = pending_deletions(con, paths["lake"], SALT, datetime.now(UTC) + timedelta(days=1), 7)
+    late = pending_deletions(con, paths["lake"], SALT, datetime.now(UTC) + timedelta(days=8), 7)
+    con.close()
+    assert [(d, p, o) for d, p, o, _ in soon] == [("klaviyo", 1, 0)]
+    assert [(d, p, o) for d, p, o, _ in late] == [("klaviyo", 1, 1)]
+    check = build_deadline_check(ERASURES, paths["lake"], SALT, deadline_days=0)
+    resource = DuckDBResource(database=str(paths["warehouse"]))
+    result = check(build_asset_check_context(resources={"warehouse": resource}))
+    assert not result.passed and "overdue: klaviyo 1 people" in result.description
