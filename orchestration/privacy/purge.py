@@ -12,9 +12,10 @@ is built and before publish:
 2. rewrites each raw lake partition holding one of them without those records, through the loader's atomic
    swap, its manifest marking the file `redacted` (same sha256: the untouched landing file is neither a
    conflict nor loaded again), and removes the quarantined lines that hold one;
-3. deletes the rows holding one from every table of the working warehouse and of serving.duckdb, then
-   checkpoints; a file rows were deleted from is then rewritten whole (COPY FROM DATABASE, renamed over
-   it), since freed blocks are not overwritten;
+3. deletes the rows holding one from every table of the working warehouse and of serving.duckdb (on a copy
+   renamed over it, as publish does, so BI readers are never blocked), then checkpoints; a file rows were
+   deleted from is then rewritten whole (COPY FROM DATABASE, renamed over it), since freed blocks are not
+   overwritten;
 4. rewrites the outbox without them and removes leftover temporary files of publish and the outbox;
 5. appends the hashes to the suppression list (`<lake>/privacy/suppression.parquet`), which ingestion
    checks every new record against and the next purge skips.
@@ -349,6 +350,28 @@ def compact(database: Path) -> int:
     return database.stat().st_size
 
 
+def purge_serving(con: duckdb.DuckDBPyConnection, serving_db: Path) -> tuple[dict[str, int], int]:
+    """Purge serving.duckdb the way publish writes it: on a copy, rewritten whole and renamed over the file, so
+    BI readers holding it open keep their version and never block the purge. Returns (rows deleted per table,
+    bytes written); the file is left as it was when nothing of the erased people is in it."""
+    work = serving_db.with_name(f".{serving_db.name}.{uuid.uuid4().hex[:8]}.purge")
+    shutil.copy2(serving_db, work)
+    try:
+        con.execute(f"ATTACH {_lit(work)} AS purge_serving")
+        try:
+            deleted = purge_database(con, "purge_serving")
+        finally:
+            con.execute("DETACH purge_serving")
+        if not deleted:
+            return {}, 0
+        written = compact(work)
+        os.replace(work, serving_db)
+        return deleted, written
+    finally:
+        work.unlink(missing_ok=True)
+        work.with_name(work.name + ".wal").unlink(missing_ok=True)
+
+
 def remove_temp_files(serving_db: Path, outbox_dir: Path) -> int:
     """Remove leftovers of interrupted writes that may hold personal data: publish's temporary serving files
     and the outbox's `.tmp` files. Runs inside the one-writer pool, so none is being written."""
@@ -397,11 +420,10 @@ def purge_erased(
     catalog = warehouse.execute("SELECT current_database()").fetchone()[0]
     result.warehouse_rows = purge_database(warehouse, catalog)
     if serving_db.is_file():
-        warehouse.execute(f"ATTACH {_lit(serving_db)} AS purge_serving")
-        try:
-            result.serving_rows = purge_database(warehouse, "purge_serving")
-        finally:
-            warehouse.execute("DETACH purge_serving")
+        result.serving_rows, written = purge_serving(warehouse, serving_db)
+        result.bytes_rewritten += written
+        if written:
+            result.compacted.append(serving_db.name)
     emails = {v[2].lower() for v in values if v[1] == "email"}
     if emails and outbox_dir.is_dir():
         from orchestration.activation.destinations.file import scrub_outbox
@@ -415,10 +437,9 @@ def purge_erased(
         # DELETE and CHECKPOINT free the blocks but do not overwrite them: a file rows were deleted from is
         # rewritten whole, so the deleted values are in no block of it.
         close_warehouse()
-        for database, deleted in ((warehouse_db, result.warehouse_rows), (serving_db, result.serving_rows)):
-            if deleted and database.is_file():
-                result.bytes_rewritten += compact(database)
-                result.compacted.append(database.name)
+        if result.warehouse_rows:
+            result.bytes_rewritten += compact(warehouse_db)
+            result.compacted.append(warehouse_db.name)
     result.seconds = time.perf_counter() - started
     log.info("purge: %s", result.metadata())
     return result
