@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from erasure_scan import ERIN, Person, scan_stores
+from erasure_scan import ERIN, Person, scan_bytes, scan_stores
 from landing_helpers import Landing, customer, order
 
 from orchestration.ingestion.entities import get_entity
@@ -203,9 +203,12 @@ def test_tiny_run_leaves_no_trace_of_the_erased_persona(tiny_run):
     home, _ = tiny_run
     target = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
     found = scan_stores([home, target], ERIN, exclude=("landing",))
-    # The request (raw partition and its staging table) is what keeps her erased.
-    found = [f for f in found if "privacy__deletion_requests" not in f]
+    # The request (raw partition and its staging table) is what keeps her erased: the warehouse file's bytes
+    # hold its email and customer id, and nothing else of hers (names, anonymous id).
+    request_bytes = f'bytes {home / "warehouse.duckdb"}: customer_id":1007, erin.erased@example.com'
+    found = [f for f in found if "privacy__deletion_requests" not in f and f != request_bytes]
     assert found == [], "\n".join(found)
+    assert scan_bytes(home / "warehouse.duckdb", Person(("a-p1007",), ERIN.cells, ())) == []
 
 
 def test_plan_samples_show_no_personal_value():
