@@ -282,3 +282,24 @@ def test_a_deletion_pending_past_the_deadline_is_overdue(purged):
     resource = DuckDBResource(database=str(paths["warehouse"]))
     result = check(build_asset_check_context(resources={"warehouse": resource}))
     assert not result.passed and "overdue: klaviyo 1 people" in result.description
+
+
+def test_the_purge_reads_the_edges_as_a_view_and_skips_without_a_graph(tmp_path):
+    """On DuckDB int_identity_edges is a view over staging: the purge finds the erased values through it; without
+    an identity graph there is nobody to purge."""
+    landing = Landing(tmp_path / "landing")
+    _landing(landing)
+    lake = tmp_path / "lake"
+    _load(landing.root, lake / "raw")
+    db = tmp_path / "warehouse.duckdb"
+    _warehouse(db, lake / "raw")
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE intermediate.int_identity_edges RENAME TO edges_stored")
+    con.execute("CREATE VIEW intermediate.int_identity_edges AS SELECT * FROM intermediate.edges_stored")
+    result = purge_erased(con, warehouse_db=db, serving_db=tmp_path / "none.duckdb", lake_root=lake,
+                          outbox_dir=tmp_path / "outbox", salt=SALT)
+    assert result.identifiers == 4 and sum(result.raw_rows.values()) == 6
+    con.execute("DROP VIEW intermediate.int_identity_edges")
+    assert purge_erased(con, warehouse_db=db, serving_db=tmp_path / "none.duckdb", lake_root=lake,
+                        outbox_dir=tmp_path / "outbox", salt=SALT).identifiers == 0
+    con.close()

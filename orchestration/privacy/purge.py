@@ -404,6 +404,12 @@ def purge_erased(
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    graph = warehouse.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'intermediate' "
+        "AND table_name IN ('int_identity_resolved', 'int_identity_edges')").fetchone()[0]  # edges: a view on DuckDB
+    if graph < 2:  # the identity graph is not built (yet): nobody is known to be erased
+        log.warning("purge: the identity graph (intermediate.int_identity_resolved, _edges) is not built; skipped")
+        return PurgeResult(temp_files_removed=remove_temp_files(serving_db, outbox_dir))
     check_models_key(warehouse, salt)
     check_key(lake_root, salt, "erasure purge", record=True)
     result = PurgeResult()
