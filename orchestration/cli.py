@@ -213,6 +213,21 @@ size of the sample, for 365 days (default demo): tiny = 300 customers, 15 MB, 2 
 (C360_GENERATOR_MEMORY lowers it), ~30 min for the first run"""
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Record an ad-hoc erasure request in the landing zone; the next `c360 run` carries it out."""
+    from orchestration.privacy.requests import record_erasure_request
+
+    settings = Settings.from_env()
+    try:
+        recorded = record_erasure_request(settings.landing_root, email=args.email, customer_id=args.customer_id)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"recorded erasure request {recorded.request_id} in {recorded.path}; "
+          "the next `c360 run` removes the person from every store and destination")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `c360`."""
     parser = argparse.ArgumentParser(
@@ -260,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print the plan (counts and a sample), send nothing")
     sync.add_argument("--force", action="store_true", help="send even when the circuit breaker would stop it")
     sync.set_defaults(func=cmd_sync)
+
+    erase = sub.add_parser("erase", help="record an erasure request (right to be forgotten) for the next run")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's email address")
+    who.add_argument("--customer-id", type=int, help="the person's shop customer id")
+    erase.set_defaults(func=cmd_erase)
 
     report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb",
                             description="(Re)write the HTML run report from serving.duckdb. Exits 1 when a "

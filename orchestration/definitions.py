@@ -39,9 +39,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from orchestration.transform.spark import export_spark_home
 
     export_spark_home(settings.home)
-    from orchestration.activation.assets import build_activation_assets
+    from orchestration.activation.assets import ERASURES, build_activation_assets
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
     from orchestration.predictions.assets import build_predictions_asset
+    from orchestration.privacy.assets import build_purge_asset, model_asset_keys
+    from orchestration.privacy.deadline import build_deadline_check
     from orchestration.publish.assets import build_serving_asset, published_asset_keys
     from orchestration.publish.serving import dbt_descriptions
     from orchestration.quality.checks import build_quality_checks
@@ -56,8 +58,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     predictions = build_predictions_asset(settings)
     manifest = json.loads(dbt_project().manifest_path.read_text())
     segment_history = build_segment_history_asset(manifest)
+    # The purge runs once every table of the warehouse is built, and publish waits for it.
+    purge = build_purge_asset(settings, [*model_asset_keys(manifest), *predictions.keys, *segment_history.keys])
     serving = build_serving_asset(
-        settings, published_asset_keys(manifest, [*predictions.keys, *segment_history.keys]), dbt_descriptions(manifest)
+        settings, [*published_asset_keys(manifest, [*predictions.keys, *segment_history.keys]), purge.key],
+        dbt_descriptions(manifest)
     )
     activation = build_activation_assets(manifest, settings)
     # Last in the run: after publish and every sync.
@@ -80,10 +85,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
     definitions = Definitions(
         assets=[
-            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, serving,
+            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, purge, serving,
             *activation, report, build_dbt_docs_asset(settings, [serving.key]),
         ],
-        asset_checks=quality_checks,
+        asset_checks=[*quality_checks, build_deadline_check(
+            ERASURES, settings.lake_root, settings.erasure_salt, settings.erasure_deadline_days)],
         jobs=[main_job, sync_job],
         schedules=[build_daily_schedule(settings, MAIN_JOB)],
         sensors=[build_landing_sensor(settings, MAIN_JOB)],

@@ -64,6 +64,14 @@ class RunOutcome:
                 where = " under outbox/" if destination == "file" else ""
                 lines.append(f"  activation {destination}: {summary['syncs']} segments synced, "
                              f"{summary['sent']:,} changes sent{where}")
+        purge = self.assets.get("privacy/erasure_purge")
+        suppressed = sum(m.get("rows_suppressed", 0) for k, m in self.assets.items() if k.startswith("raw/"))
+        if purge or suppressed:
+            purge = purge or {}
+            lines.append(f"  erasure: {purge.get('identifiers_purged', 0)} identifiers purged "
+                         f"({purge.get('raw_rows_removed', 0):,} raw records, "
+                         f"{purge.get('warehouse_rows_removed', 0):,} warehouse rows), "
+                         f"{suppressed:,} records of erased people suppressed at ingestion")
         serving = self.assets.get("serving/serving_duckdb")
         if serving:
             lines.append(f"  published: {serving.get('path')} ({serving.get('tables', 0)} tables, "

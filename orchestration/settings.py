@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -57,6 +57,10 @@ class Settings:
     partition_start: str = DEFAULT_PARTITION_START
     # Longest landing line loaded (bytes); longer ones are quarantined. None: the loader's default.
     max_line_bytes: int | None = None
+    # Salt of the hashes kept of erased people (C360_ERASURE_SALT; dbt reads the same variable). Not in repr.
+    erasure_salt: str = field(default="c360", repr=False)
+    # Days a destination has to confirm an erased person's deletion before it is overdue.
+    erasure_deadline_days: int = 7
 
     @property
     def lake_root(self) -> Path:
@@ -96,6 +100,8 @@ class Settings:
             serving_database=Path(env.get("SERVING_DATABASE") or home / "serving.duckdb").resolve(),
             partition_start=start,
             max_line_bytes=_positive_int(env, "C360_MAX_LINE_BYTES"),
+            erasure_salt=env.get("C360_ERASURE_SALT", "c360"),
+            erasure_deadline_days=int(env.get("C360_ERASURE_DEADLINE_DAYS") or 7),
         )
 
 

@@ -9,6 +9,7 @@ A failed retryable attempt leaves the state untouched, so the next plan contains
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -203,6 +204,23 @@ def mask_email(value: str | None) -> str | None:
     return f"{local[:1]}***@{domain}"
 
 
+def mask_fields(fields: dict | None) -> dict | None:
+    """A sample's fields with every text masked (`E***`, `j***@example.com`): the summary goes into Dagster's
+    metadata and logs, which keep no personal data. Numbers, flags and dates stay (they identify nobody)."""
+    if not fields:
+        return fields
+    masked = {}
+    for name, value in fields.items():
+        if isinstance(value, str) and not _NOT_PERSONAL.fullmatch(value):
+            value = mask_email(value) if "@" in value else f"{value[:1]}***"
+        masked[name] = value
+    return masked
+
+
+# Texts a sample may show as they are: dates, timestamps and numbers written as text.
+_NOT_PERSONAL = re.compile(r"[0-9:.+\-TZ ]*")
+
+
 def summarize(plan: Plan, spec: SegmentSpec, destination: str, *, blocked: str | None = None) -> str:
     """Human-readable plan: counts per bucket and a sample of each operation."""
     lines = [
@@ -213,7 +231,8 @@ def summarize(plan: Plan, spec: SegmentSpec, destination: str, *, blocked: str |
     for op in OPS:
         for sample in plan.samples.get(op, []):
             key = mask_email(sample["member_key"])
-            lines.append(f"  {op:<6} {key} {mask_email(sample['email'])} {json.dumps(sample['fields'], default=str)}")
+            fields = mask_fields(sample["fields"])
+            lines.append(f"  {op:<6} {key} {mask_email(sample['email'])} {json.dumps(fields, default=str)}")
     if blocked:
         lines.append(f"  circuit breaker: {blocked}")
     return "\n".join(lines)

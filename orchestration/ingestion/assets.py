@@ -26,6 +26,7 @@ from orchestration.ingestion.landing import scan_entity
 from orchestration.ingestion.ledger import unaudited_days
 from orchestration.ingestion.loader import DEFAULT_MAX_LINE_BYTES, EntityLoadResult, connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
+from orchestration.ingestion.suppression import Suppressor, suppression_file
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
 
@@ -67,6 +68,7 @@ def load_metadata(result: EntityLoadResult, problems: list[str]) -> dict[str, ob
         "rows_loaded": result.rows_loaded,
         "rows_quarantined": result.rows_quarantined,
         "bytes_read": result.bytes_read,
+        "rows_suppressed": sum(f.rows_suppressed for p in result.partitions for f in p.files),
         "files_loaded": sum(f.status == "loaded" for p in result.partitions for f in p.files),
         "files_duplicate": sum(f.status == "duplicate" for p in result.partitions for f in p.files),
         "files_quarantined": len(result.quarantined_files),
@@ -124,7 +126,8 @@ def build_raw_asset(entity: Entity, settings: Settings) -> AssetsDefinition:
         con = connect()
         try:
             result = load_entity(con, entity, files, settings.raw_root, days, replaceable=replaceable,
-                                 max_line_bytes=settings.max_line_bytes or DEFAULT_MAX_LINE_BYTES)
+                                 max_line_bytes=settings.max_line_bytes or DEFAULT_MAX_LINE_BYTES,
+                                 suppress=Suppressor(suppression_file(settings.lake_root), settings.erasure_salt))
         finally:
             con.close()
         with warehouse.get_connection() as wh:

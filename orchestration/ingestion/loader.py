@@ -31,7 +31,7 @@ import shutil
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -88,6 +88,7 @@ class FileResult:
     rows_quarantined: int = 0
     blank_lines: int = 0
     detail: str = ""
+    rows_suppressed: int = 0  # records of erased people dropped (suppression.Suppressor), in rows_read
 
 
 @dataclass
@@ -308,9 +309,10 @@ def plan_partitions(
         by_day.setdefault(f.file_date, []).append(f)
     manifest = _existing_manifest(con, raw_root, entity)
     # A content hash already loaded on another day, or earlier in this run, marks a duplicate delivery.
+    # A `redacted` file (records of erased people purged since: orchestration.privacy.purge) still counts.
     seen: dict[str, tuple[date, str]] = {
         sha: (day, file) for day, day_files in manifest.items() for file, (sha, status) in day_files.items()
-        if status == "loaded"
+        if status in ("loaded", "redacted")
     }
     decided: list[PartitionResult] = []
     to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
@@ -592,11 +594,13 @@ def load_entity(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     replaceable: Iterable[date] = (),
+    suppress: Callable[[duckdb.DuckDBPyConnection, str], dict[str, int]] | None = None,
 ) -> EntityLoadResult:
     """Load the given days of one entity from its landing files into the raw layer.
 
     A line longer than `max_line_bytes` (without its terminator) is quarantined, not loaded; `replaceable`: see
-    plan_partitions."""
+    plan_partitions; `suppress` (suppression.Suppressor) drops the records of erased people from each chunk
+    before it is written."""
     loaded_at = loaded_at or datetime.now(UTC)
     entity_root = raw_root / entity.name
     _recover_interrupted_swaps(entity_root)
@@ -606,7 +610,7 @@ def load_entity(
         _remove_day(entity_root / f"dt={withdrawn.partition.isoformat()}")
     for chunk in _chunks(to_load, chunk_bytes):
         result.partitions.extend(_load_chunk(con, entity, {d: to_load[d] for d in chunk}, entity_root, loaded_at,
-                                             max_line_bytes))
+                                             max_line_bytes, suppress))
     result.partitions.sort(key=lambda p: p.partition)
     return result
 
@@ -797,6 +801,7 @@ def _mark_line_errors(con, line_errors: list[tuple[str, int, str, str]]) -> None
 def _load_chunk(
     con, entity: Entity, days: dict[date, list[tuple[LandingFile, FileResult]]], entity_root: Path,
     loaded_at: datetime, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    suppress: Callable[[duckdb.DuckDBPyConnection, str], dict[str, int]] | None = None,
 ) -> list[PartitionResult]:
     """Read, validate and write the days of one chunk, then swap each day's folder into place.
 
@@ -838,6 +843,8 @@ def _load_chunk(
         ) if quarantined else ""
         whole_params = [entity.source, entity.entity, loaded_at, *(list(c) for c in zip(*quarantined, strict=True))
                         ] if quarantined else []
+        # Suppression at the door: erased people's records never reach the lake (counted per file).
+        suppressed = suppress(con, entity.name) if suppress is not None else {}
 
         # No ORDER BY: `parsed` is already in file and line order, and a partitioned COPY does not keep
         # a sort within its files anyway (readers order by `_file, _line` themselves).
@@ -872,6 +879,10 @@ def _load_chunk(
                 if r.status == "loaded":
                     r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines = counts.get(
                         r.rel_path, (0, 0, 0, 0))
+                    if suppressed.get(r.rel_path):
+                        r.rows_suppressed = suppressed[r.rel_path]
+                        r.rows_read += r.rows_suppressed
+                        r.detail = f"{r.rows_suppressed} records of erased people suppressed"
                 manifest_rows.append(
                     (day, r.rel_path, r.size_bytes, r.sha256, r.status, r.detail,
                      r.rows_read, r.rows_loaded, r.rows_quarantined, r.blank_lines)

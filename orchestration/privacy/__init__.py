@@ -1,0 +1,1 @@
+"""Right to erasure beyond the marts: purging every stored copy of an erased person, and keeping them out."""

@@ -1,0 +1,64 @@
+"""The purge as a Dagster asset: after every model and Python table of the warehouse is built (the identity
+graph says who is erased and which identifiers were theirs), before publish (serving.duckdb and everything
+downstream of it never sees a purged row).
+
+No `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime.
+"""
+
+from collections.abc import Sequence
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster_duckdb import DuckDBResource
+
+from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.privacy.purge import purge_erased
+from orchestration.settings import Settings
+
+PURGE = AssetKey(["privacy", "erasure_purge"])
+
+
+def model_asset_keys(manifest: dict) -> list[AssetKey]:
+    """Keys of every dbt model (schema, name), as the translator names them."""
+    return sorted(
+        {AssetKey([n["schema"], n["name"]]) for n in manifest.get("nodes", {}).values()
+         if n.get("resource_type") == "model"},
+        key=lambda k: k.to_user_string(),
+    )
+
+
+def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
+    """The asset that purges every stored copy of newly erased people (orchestration.privacy.purge)."""
+
+    @asset(
+        key=PURGE,
+        deps=list(upstream),
+        group_name="privacy",
+        kinds={"duckdb", "parquet"},
+        pool=DUCKDB_POOL,
+        description=(
+            "Right to erasure on every stored copy: raw lake partitions and quarantine rewritten without the "
+            "records of people erased since the last purge (manifest: `redacted`), their rows deleted from "
+            "every table of the warehouse and serving.duckdb (checkpointed; a file whose freed blocks still "
+            "hold them is rewritten whole), the outbox and temporary files cleaned, and their salted hashes "
+            "added to the suppression list ingestion checks."
+        ),
+    )
+    def erasure_purge(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
+        """Purge the people erased since the last purge from every store."""
+        with warehouse.get_connection() as con:
+            holder: dict = {}
+
+            def close() -> None:
+                con.close()
+                holder["closed"] = True
+
+            result = purge_erased(
+                con, warehouse_db=settings.duckdb_database, serving_db=settings.serving_database,
+                lake_root=settings.lake_root, outbox_dir=settings.home / "outbox", salt=settings.erasure_salt,
+                close_warehouse=close,
+            )
+        context.log.info(f"purge: {result.identifiers} identifiers, {sum(result.raw_rows.values())} raw records, "
+                         f"{sum(result.warehouse_rows.values())} warehouse rows, {result.seconds:.1f} s")
+        return MaterializeResult(metadata=result.metadata())
+
+    return erasure_purge
