@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from dagster import ExecutorDefinition, executor
+from dagster import ExecutorDefinition, MetadataValue, executor
 from dagster._core.definitions.executor_definition import IN_PROC_CONFIG, _core_in_process_executor_creation
-from dagster._core.events import DagsterEvent
+from dagster._core.events import DagsterEvent, EngineEventData
 from dagster._core.executor.in_process import InProcessExecutor
 
 from orchestration.home_lock import HomeBusy, home_lock
@@ -36,7 +36,9 @@ class HomeLockedExecutor(InProcessExecutor):
             try:
                 stack.enter_context(home_lock(self.home, command=command, timeout=0))
             except HomeBusy as busy:
-                yield DagsterEvent.engine_event(plan_context, f"{busy}; waiting for it to finish")
+                who = {"holder_pid": MetadataValue.int(busy.holder.pid)} if busy.holder else {}
+                yield DagsterEvent.engine_event(plan_context, f"{busy}; waiting for it to finish",
+                                                event_specific_data=EngineEventData(metadata=who))
                 stack.enter_context(home_lock(self.home, command=command, timeout=None))
             yield from super().execute(plan_context, execution_plan)
 

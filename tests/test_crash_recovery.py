@@ -12,16 +12,18 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, execute_job, job, op, reconstructable
 from dagster._core.storage.dagster_run import DagsterRun
 
 from orchestration.home_lock import HomeBusy, holds_lock, home_lock, read_holder
+from orchestration.locked_executor import locked_in_process_executor
 from orchestration.publish.serving import publish_serving
 from orchestration.recovery import PID_TAG, process_gone, process_identity, recover_runs, remove_crash_leftovers
 
@@ -68,8 +70,6 @@ def test_a_waiter_is_told_who_holds_the_lock_and_gets_it_when_freed(tmp_path):
     holder = _hold_lock(tmp_path)
     told: list[str] = []
     try:
-        import threading
-
         threading.Timer(0.5, holder.kill).start()
         with home_lock(tmp_path, on_wait=told.append, poll=0.1, timeout=30):
             pass
@@ -162,3 +162,50 @@ def test_a_stale_wal_beside_serving_does_not_make_the_new_file_unopenable(tmp_pa
     published = duckdb.connect(str(serving), read_only=True)
     assert published.execute("select customer_key from marts.customer_360 order by 1").fetchall() == [
         ("c1",), ("c2",)]
+
+
+# -- a run launched by anyone waits in its executor ------------------------------------------------------------
+
+# The home of the job below: set by the test before the job is reconstructed (in this process).
+_TARGET_HOME: list[Path] = []
+
+
+@op
+def _one() -> int:
+    return 1
+
+
+def _locked_job_target():
+    @job(executor_def=locked_in_process_executor(_TARGET_HOME[-1]), name="locked_job")
+    def locked_job():
+        _one()
+
+    return locked_job
+
+
+def test_a_launched_run_waits_for_the_home_in_its_executor_and_says_for_whom(tmp_path):
+    _TARGET_HOME.append(tmp_path)
+    holder = _hold_lock(tmp_path)
+    results = []
+    try:
+        with DagsterInstance.local_temp(str(tmp_path)) as instance:
+            worker = threading.Thread(target=lambda: results.append(
+                execute_job(reconstructable(_locked_job_target), instance=instance, raise_on_error=False)))
+            worker.start()
+            deadline = time.monotonic() + 60
+            waiting = []
+            while not waiting and time.monotonic() < deadline:
+                runs = instance.get_runs()
+                waiting = [r for run in runs for r in instance.all_logs(run.run_id)
+                           if "in use by" in (r.user_message or "")]
+                time.sleep(0.1)
+            assert waiting, "the run never said it was waiting"
+            assert f"pid {holder.pid}" in waiting[0].user_message
+            assert "holder under test" in waiting[0].user_message
+            assert not results and instance.get_runs()[0].tags[PID_TAG] == process_identity()
+            holder.kill()
+            worker.join(60)
+            assert results and results[0].success
+    finally:
+        holder.kill()
+        holder.wait()
