@@ -384,17 +384,6 @@ def test_killed_mid_ingestion(crash_world):
                        "a lake partition being written")
 
 
-def test_killed_mid_dbt(crash_world):
-    _kill_then_recover(crash_world, _new_log_has("OK created sql incremental model"),
-                       "an incremental dbt model built")
-
-
-def test_killed_mid_audit(crash_world):
-    _kill_then_recover(crash_world, lambda _, run: run is not None and any(
-        "marts/customer_360_quality_audit done" in line for line in run.lines),
-                       "the segment audits (after customer_360's)")
-
-
 def test_killed_mid_publish(crash_world):
     def publishing(home: Path, _) -> bool:
         return any(home.glob(".serving.duckdb.*.tmp"))
@@ -423,3 +412,14 @@ def test_killed_mid_sync_after_an_acknowledged_batch(crash_world):
     finally:
         klaviyo.release.set()
         klaviyo.close()
+
+
+def test_killed_mid_dbt(crash_world):
+    _kill_then_recover(crash_world, _new_log_has("OK created sql incremental model"),
+                       "an incremental dbt model built")
+
+
+def test_killed_mid_audit(crash_world):
+    _kill_then_recover(crash_world, lambda _, run: run is not None and any(
+        "marts/customer_360_quality_audit done" in line for line in run.lines),
+                       "the segment audits (after customer_360's)")
