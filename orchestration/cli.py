@@ -26,6 +26,10 @@ telemetry:
 """
 
 
+LOCK_TIMEOUT_HELP = ("while another run or sync holds C360_HOME, wait at most this long, then exit with code 3 "
+                     "(0: exit at once; default: wait until it finishes)")
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -115,6 +119,26 @@ def engine_problem(target: str) -> str | None:
     return None
 
 
+def run_exclusively(settings: Settings, command: str, timeout: float | None, work) -> int:
+    """Call `work()` holding the C360_HOME lock, after crash recovery; exit code 3 when the home stays busy.
+
+    Waits for another holder (saying who it is) up to `timeout` seconds (None: until it finishes)."""
+    from orchestration.home_lock import HomeBusy, home_lock
+    from orchestration.recovery import recover_home
+
+    def waiting(message: str) -> None:
+        print(f"note: {message}", file=sys.stderr, flush=True)
+
+    try:
+        with home_lock(settings.home, command=command, timeout=timeout, on_wait=waiting):
+            for line in recover_home(settings).lines():
+                print(f"note: {line}", file=sys.stderr, flush=True)
+            return work()
+    except HomeBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 3
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Materialise everything for the landing zone's dates through Dagster and print a summary."""
     if args.landing:
@@ -127,7 +151,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env()
     ensure_dagster_home(settings)
+    return run_exclusively(settings, "c360 run", args.lock_timeout, lambda: _run_locked(args, settings))
 
+
+def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.ingestion.landing import scan_landing
     from orchestration.run import run_main_job
 
@@ -173,8 +200,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     ensure_dagster_home(settings)
     from orchestration.sync import run_sync_command
 
-    return run_sync_command(settings, segment=args.segment, destination=args.destination, dry_run=args.dry_run,
-                            force=args.force)
+    return run_exclusively(settings, "c360 sync", args.lock_timeout, lambda: run_sync_command(
+        settings, segment=args.segment, destination=args.destination, dry_run=args.dry_run, force=args.force))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -267,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sync-past", action="store_true",
                      help="a run as of a date before the latest export also syncs Klaviyo and Mailchimp "
                           "(default: only the file outbox gets a past state)")
+    run.add_argument("--lock-timeout", type=float, metavar="SECONDS", help=LOCK_TIMEOUT_HELP)
     run.set_defaults(func=cmd_run)
 
     sync = sub.add_parser("sync", help="sync published segments to the email tools and the outbox")
@@ -274,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--destination", choices=["file", "klaviyo", "mailchimp"], help="one destination")
     sync.add_argument("--dry-run", action="store_true", help="print the plan (counts and a sample), send nothing")
     sync.add_argument("--force", action="store_true", help="send even when the circuit breaker would stop it")
+    sync.add_argument("--lock-timeout", type=float, metavar="SECONDS", help=LOCK_TIMEOUT_HELP)
     sync.set_defaults(func=cmd_sync)
 
     erase = sub.add_parser("erase", help="record an erasure request (right to be forgotten) for the next run")

@@ -13,13 +13,13 @@ from dagster import (
     JobDefinition,
     PreviewWarning,
     define_asset_job,
-    in_process_executor,
 )
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.conventions import apply_conventions
 from orchestration.ingestion.assets import build_raw_assets
+from orchestration.locked_executor import locked_in_process_executor
 from orchestration.settings import Settings
 
 MAIN_JOB = "c360_main"
@@ -70,17 +70,19 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     quality_checks = build_quality_checks(
         settings, [s.name for s in segment_definitions(manifest)], manifest_path=dbt_project().manifest_path
     )
+    # One process (DuckDB has a single writer, and the machine has two cores to share with it) holding the
+    # C360_HOME lock: one run at a time, whoever launched it. The default of every job, the UI's too.
+    executor = locked_in_process_executor(settings.home)
     main_job = define_asset_job(
         MAIN_JOB,
         selection=AssetSelection.all(),
-        # One process: DuckDB has a single writer, and the machine has two cores to share with it.
-        executor_def=in_process_executor,
+        executor_def=executor,
         description="Everything, landing files to the published warehouse, for a range of export dates.",
     )
     sync_job = define_asset_job(
         SYNC_JOB,
         selection=AssetSelection.groups("activation"),
-        executor_def=in_process_executor,
+        executor_def=executor,
         description="Sync the published segments to their destinations (what `c360 sync` runs).",
     )
     definitions = Definitions(
@@ -91,6 +93,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         asset_checks=[*quality_checks, build_deadline_check(
             ERASURES, settings.lake_root, settings.erasure_salt, settings.erasure_deadline_days)],
         jobs=[main_job, sync_job],
+        executor=executor,
         schedules=[build_daily_schedule(settings, MAIN_JOB)],
         sensors=[build_landing_sensor(settings, MAIN_JOB)],
         resources={

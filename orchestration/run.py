@@ -15,6 +15,7 @@ from orchestration.ingestion.landing import LandingScan
 from orchestration.ingestion.ledger import DayState, days_text, describe, unfinished
 from orchestration.partitions import AS_OF_TAG
 from orchestration.progress import step_progress
+from orchestration.recovery import PID_TAG, process_identity
 from orchestration.settings import Settings
 
 
@@ -245,8 +246,9 @@ def run_main_job(settings: Settings, scan: LandingScan, as_of: date | None = Non
         log_path = settings.home / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with step_progress(instance) as progress_tags, log_path.open("w") as log, contextlib.redirect_stdout(log):
-            result = execute_job(reconstructable(_main_job), instance=instance, tags={**tags, **progress_tags},
-                                 run_config=run_config)
+            # The pid from the run's creation on, so crash recovery can judge a run killed before its executor.
+            result = execute_job(reconstructable(_main_job), instance=instance,
+                                 tags={**tags, **progress_tags, PID_TAG: process_identity()}, run_config=run_config)
         outcome = RunOutcome(result.run_id, result.success, start, end, time.perf_counter() - began, notes=notes,
                              log_path=log_path)
         for event in result.get_asset_materialization_events():

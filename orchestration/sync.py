@@ -58,6 +58,7 @@ def _run_through_dagster(settings: Settings, pairs: list[tuple], force: bool) ->
     from orchestration.activation.assets import ERASURES, sync_asset_key
     from orchestration.definitions import sync_job
     from orchestration.progress import step_progress
+    from orchestration.recovery import PID_TAG, process_identity
 
     keys = [sync_asset_key(spec, dest) for spec, dest in pairs]
     run_config = {
@@ -69,7 +70,8 @@ def _run_through_dagster(settings: Settings, pairs: list[tuple], force: bool) ->
     with DagsterInstance.get() as instance, step_progress(instance) as progress_tags, log_path.open("w") as log, \
             contextlib.redirect_stdout(log):
         result = execute_job(reconstructable(sync_job), instance=instance, asset_selection=[ERASURES, *keys],
-                             run_config=run_config, raise_on_error=False, tags=progress_tags)
+                             run_config=run_config, raise_on_error=False,
+                             tags={**progress_tags, PID_TAG: process_identity()})
     by_key = {e.asset_key: e.step_materialization_data.materialization.metadata
               for e in result.get_asset_materialization_events()}
     for key, (spec, dest) in zip(keys, pairs, strict=True):

@@ -148,6 +148,9 @@ def publish_serving(
             con.execute(";\n".join(statements))
         con.execute(f"detach {alias}")
         alias = None
+        # A WAL beside the target belongs to the file being replaced (a read-write client that crashed left
+        # it): DuckDB would replay it into the new file and refuse to open that ("WAL does not match").
+        Path(f"{serving_path}.wal").unlink(missing_ok=True)
         os.replace(temporary, serving_path)
     except BaseException:
         if alias is not None:
