@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .destinations.file import scrub_outbox
-from .http import CallStats, DestinationFatal, RetryExhausted
+from .http import CallStats, DestinationFatal, RetryExhausted, redact
 from .spec import SegmentSpec
 from .state import connect_warehouse, serving_table_exists
 from .sync import SyncOptions, _make_destination, _naive_utc
@@ -106,13 +106,13 @@ def run_erasures(
                         outcome = dest.delete_profile(email, dest_id)
                     except (RetryExhausted, DestinationFatal) as exc:
                         outcome = None
-                        log.error("erasure in %s failed (retried next run): %s", dest_name, exc)
+                        log.error("erasure in %s failed (retried next run): %s", dest_name, redact(str(exc)))
                     if outcome is not None and outcome.ok:
                         done.append(h)
                     else:
                         result.failed[dest_name] = result.failed.get(dest_name, 0) + 1
                         con.execute("INSERT INTO activation.erasure_log VALUES (?, ?, 'failed', ?, ?)",
-                                    [h, dest_name, None if outcome is None else outcome.detail, now])
+                                    [h, dest_name, None if outcome is None else redact(outcome.detail), now])
             con.execute("BEGIN")
             for h in done:
                 syncs = [r[0] for r in people[h]]

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 from act_helpers import FAST, SPEC, members
+from fake_common import Injection
 
 from orchestration.activation.destinations.mailchimp import subscriber_hash
 
@@ -150,3 +151,16 @@ def test_erasure_scrub_reads_real_csv_and_json_and_skips_foreign_files(wh, caplo
     assert len(skipped) == 3
     # the next sync is not held up by them either
     assert wh.sync("file", {}, options=replace(FAST, file_format="csv")).status == "success"
+
+
+def test_a_failed_deletion_is_logged_without_the_email_the_api_echoed(wh, klaviyo):
+    wh.publish(members(3))
+    env = wh.env(klaviyo=klaviyo)
+    wh.sync("klaviyo", env)
+    erased = "person0002@example.com"
+    wh.publish(members(3), erased=[erased])
+    klaviyo.inject("request_profile_deletion", Injection("status", status=400, detail=f"invalid profile {erased}"))
+    failed = wh.erase(env)
+    assert failed.failed == {"klaviyo": 1}
+    (detail,) = [d for (d,) in wh.query("SELECT detail FROM activation.erasure_log WHERE status = 'failed'")]
+    assert "invalid profile <email>" in detail and erased not in detail
