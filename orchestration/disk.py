@@ -14,12 +14,12 @@ from orchestration.ingestion.landing import LandingScan
 
 # Landing files of 365 export days at the default dirt (sample_data/README.md, "Tiers").
 TIER_LANDING_BYTES = {"tiny": 15_000_000, "demo": 1_100_000_000, "large": 41_000_000_000}
-# Generated JSONL/CSV shrink about 7.6 times under gzip (the tiny tier, 15.3 MB against 2.0 MB).
+# Generated JSONL/CSV compress about 7 times under gzip (rounded down: the estimate errs on the safe side).
 GZIP_RATIO = 7
 # Head room for the generator's spill folder and rounding.
 GENERATE_MARGIN = 1.1
-# A first run at `large` failed for lack of space with 26 GB free and passes with about 40 GB free for 41 GB
-# of landing files (raw Parquet, warehouse and the dbt build's spill next to it): about 1 byte per landing byte.
+# A first run writes about as much as its landing files hold: raw Parquet, the warehouse and the dbt build's
+# spill next to it.
 FIRST_RUN_BYTES_PER_LANDING_BYTE = 1.0
 # The override the refusal names.
 OVERRIDE_FLAG = "--no-disk-check"
