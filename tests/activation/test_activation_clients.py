@@ -102,8 +102,11 @@ def test_same_host_links_are_followed(wh, klaviyo):
 
 
 def test_redact_removes_emails_and_keys():
-    text = ("person0001@example.com is already a list member; key pk_abcdef123456 "
-            "0123456789abcdef0123456789abcdef-us21 Authorization: Klaviyo-API-Key secret123")
+    # Key-shaped placeholders, built so no key-like literal sits in the repository: a Klaviyo private key
+    # (pk_...) and a Mailchimp key (32 hex digits, a dash, the data centre).
+    klaviyo_shaped, mailchimp_shaped = "pk_" + "x" * 12, "f" * 32 + "-us21"
+    text = (f"person0001@example.com is already a list member; key {klaviyo_shaped} "
+            f"{mailchimp_shaped} Authorization: Klaviyo-API-Key secret123")
     out = redact(text + " Authorization: Basic YzM2MDpzZWNyZXQ=", ("secret123",))
     assert "@" not in out and "pk_" not in out and "us21" not in out and "secret123" not in out
     assert "YzM2MDpz" not in out and out.startswith("<email> is already a list member")
