@@ -39,9 +39,12 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 # The first of `names` that the archive offers (apt-cache's candidate), so one script serves Debian 12/13 and
 # Ubuntu: Java 17 by name where it exists, else the release's default JRE (17 or 21 on current releases).
 first_available() {
-    local name
+    local name policy
     for name in "$@"; do
-        if apt-cache policy "$name" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        # Read whole, then matched: `apt-cache … | grep -q` under pipefail fails when grep exits first and
+        # apt-cache dies of SIGPIPE.
+        policy=$(apt-cache policy "$name" 2>/dev/null || true)
+        if grep -q 'Candidate: [0-9]' <<<"$policy"; then
             echo "$name"
             return 0
         fi
