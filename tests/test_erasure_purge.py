@@ -303,3 +303,32 @@ def test_the_purge_reads_the_edges_as_a_view_and_skips_without_a_graph(tmp_path)
     assert purge_erased(con, warehouse_db=db, serving_db=tmp_path / "none.duckdb", lake_root=lake,
                         outbox_dir=tmp_path / "outbox", salt=SALT).identifiers == 0
     con.close()
+
+
+def test_free_text_matches_erased_values_whole_and_only_them():
+    from orchestration.privacy.purge import _load_values, _text_predicate
+
+    con = duckdb.connect()
+    erased = [("h1", "email", "Erin.Erased@example.com"), ("h2", "anon", "a-p1007"), ("h3", "shop", "1007")]
+    # Many people at once: one compiled pattern, not a test per value.
+    erased += [(f"h{i}", "email", f"someone{i}@example.org") for i in range(4, 500)]
+    _load_values(con, erased)
+    cases = {
+        "wrote to erin.erased@example.com.": True,
+        '{"email":"ERIN.ERASED@EXAMPLE.COM"}': True,
+        "someone77@example.org,12": True,
+        "anon a-p1007 viewed": True,
+        '{"customer_id": 1007, "x": 1}': True,
+        '{"userId":"1007"}': True,
+        "4,1007,3": True,
+        "xerin.erased@example.com": False,  # another address that ends like hers
+        "erin.erased@example.company": False,
+        "a-p10071": False,
+        '{"customer_id": 10070}': False,
+        '{"order_id": 1007}': False,  # her shop id as another field's value is a coincidence
+        "someone777@example.org": False,
+    }
+    got = {text: con.execute(f"SELECT {_text_predicate('$t')}", {"t": text}).fetchone()[0] for text in cases}
+    assert got == cases
+    _load_values(con, [])
+    assert con.execute(f"SELECT {_text_predicate('$t')}", {"t": "erin.erased@example.com"}).fetchone()[0] is False
