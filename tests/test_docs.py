@@ -4,8 +4,11 @@ terms, not the column's name again)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 from warehouse_helpers import DBT_PROJECT_DIR
+
+from orchestration.report.dbt_docs import project_fingerprint
 
 
 def test_every_mart_and_segment_column_has_a_description(tiny_run):
@@ -25,3 +28,20 @@ def test_every_mart_and_segment_column_has_a_description(tiny_run):
                 echoes.append(f"{node['name']}.{name}")
     assert not missing, missing
     assert not echoes, echoes
+
+
+def test_the_docs_fingerprint_changes_with_the_project_only(tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    first = project_fingerprint(project, engine="dev")
+    # What dbt writes into the project folder is not the project.
+    (project / "target").mkdir()
+    (project / "target" / "manifest.json").write_text("{}")
+    (project / "logs").mkdir()
+    (project / "logs" / "dbt.log").write_text("a run")
+    (project / ".user.yml").write_text("id: x")
+    assert project_fingerprint(project, engine="dev") == first
+    assert project_fingerprint(project, engine="spark") != first
+    model = next((project / "models").rglob("*.sql"))
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert project_fingerprint(project, engine="dev") != first
