@@ -61,6 +61,8 @@ class Settings:
     erasure_salt: str = field(default="c360", repr=False)
     # Days a destination has to confirm an erased person's deletion before it is overdue.
     erasure_deadline_days: int = 7
+    # Landing files older than this many days are deleted once loaded, audited and built (None: never).
+    landing_retention_days: int | None = None
 
     @property
     def lake_root(self) -> Path:
@@ -102,7 +104,18 @@ class Settings:
             max_line_bytes=_positive_int(env, "C360_MAX_LINE_BYTES"),
             erasure_salt=env.get("C360_ERASURE_SALT", "c360"),
             erasure_deadline_days=int(env.get("C360_ERASURE_DEADLINE_DAYS") or 7),
+            landing_retention_days=_days(env, "C360_LANDING_RETENTION_DAYS"),
         )
+
+
+def _days(env: dict[str, str], name: str) -> int | None:
+    """The variable as a number of days (0 or more), None when unset; anything else is an error that names it."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number of days (0 or more), not {text!r}")
+    return int(text)
 
 
 def _positive_int(env: dict[str, str], name: str) -> int | None:

@@ -309,10 +309,11 @@ def plan_partitions(
         by_day.setdefault(f.file_date, []).append(f)
     manifest = _existing_manifest(con, raw_root, entity)
     # A content hash already loaded on another day, or earlier in this run, marks a duplicate delivery.
-    # A `redacted` file (records of erased people purged since: orchestration.privacy.purge) still counts.
+    # A `redacted` file (records of erased people purged since: orchestration.privacy.purge) still counts, and
+    # so does a `retired` one (deleted from the landing zone by retention: ingestion/retention.py).
     seen: dict[str, tuple[date, str]] = {
         sha: (day, file) for day, day_files in manifest.items() for file, (sha, status) in day_files.items()
-        if status in ("loaded", "redacted")
+        if status in ("loaded", "redacted", "retired")
     }
     decided: list[PartitionResult] = []
     to_load: dict[date, list[tuple[LandingFile, FileResult]]] = {}
@@ -334,6 +335,30 @@ def plan_partitions(
                 decided.append(PartitionResult(day, "withdrawn", [], f"{entity.name} {day}: every file of the "
                                                "day, not yet audited, was removed: the partition is withdrawn"))
                 continue
+        retired = {file for file, (_, status) in previous.items() if status == "retired"}
+        if retired and not conflicts:
+            # The day cannot be loaded again: some of its files are gone on purpose. The same bytes delivered
+            # again change nothing; anything else is a conflict that names the files.
+            loaded_files = {(file, sha) for file, (sha, _) in previous.items()}
+            extra = [f.rel_path for f, sha in hashed if (f.rel_path, sha) not in loaded_files]
+            removed = sorted(set(kept) - retired - {f.rel_path for f in landed})
+            if extra:
+                decided.append(PartitionResult(
+                    day, "conflict",
+                    [FileResult(f.rel_path, sha, f.size, "conflict") for f, sha in hashed if f.rel_path in extra],
+                    f"{entity.name} {day}: {', '.join(extra)} landed for a day whose files were deleted by landing "
+                    "retention (C360_LANDING_RETENTION_DAYS): the day cannot be loaded again with them; the "
+                    "previously loaded partition is kept",
+                ))
+            elif removed:
+                decided.append(PartitionResult(
+                    day, "missing_file", [],
+                    f"{entity.name} {day}: previously loaded file no longer in the landing zone: "
+                    f"{', '.join(removed)}; the previously loaded partition is kept",
+                ))
+            else:
+                decided.append(PartitionResult(day, "unchanged"))
+            continue
         if conflicts:
             decided.append(PartitionResult(
                 day, "conflict",

@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
+from orchestration.ingestion.retention import retire_landing_files
 from orchestration.privacy.purge import purge_erased
 from orchestration.settings import Settings
 
@@ -40,7 +41,8 @@ def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
             "records of people erased since the last purge (manifest: `redacted`), their rows deleted from "
             "every table of the warehouse and serving.duckdb (checkpointed; a file whose freed blocks still "
             "hold them is rewritten whole), the outbox and temporary files cleaned, and their salted hashes "
-            "added to the suppression list ingestion checks."
+            "added to the suppression list ingestion checks. With C360_LANDING_RETENTION_DAYS, landing files "
+            "older than that, loaded, audited and built, are then deleted (ingestion/retention.py)."
         ),
     )
     def erasure_purge(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
@@ -59,6 +61,17 @@ def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
             )
         context.log.info(f"purge: {result.identifiers} identifiers, {sum(result.raw_rows.values())} raw records, "
                          f"{sum(result.warehouse_rows.values())} warehouse rows, {result.seconds:.1f} s")
-        return MaterializeResult(metadata=result.metadata())
+        metadata = result.metadata()
+        if settings.landing_retention_days is not None:
+            # After the purge: the lake no longer holds an erased person's records, and neither will the
+            # landing files retention deletes.
+            retired = retire_landing_files(settings.landing_root, settings.raw_root, settings.landing_retention_days)
+            context.log.info(f"landing retention ({settings.landing_retention_days} days): "
+                             f"{retired.files_deleted} files deleted, {retired.kept_not_done} old files kept "
+                             f"until audited and built, {retired.kept_changed} changed since loaded")
+            metadata.update(retired.metadata())
+        else:
+            metadata["landing_retention"] = "off (C360_LANDING_RETENTION_DAYS unset)"
+        return MaterializeResult(metadata=metadata)
 
     return erasure_purge
