@@ -83,11 +83,16 @@ def main() -> None:
         sizes = {p: _size(home / p) for p in ("lake", "warehouse.duckdb", "serving.duckdb") if (home / p).exists()}
         print(f"home {args.home}: " + ", ".join(f"{p} {n / 1e6:,.1f} MB" for p, n in sizes.items()))
         print(f"{args.requests} requests, {identifiers} identifiers marked erased")
-        print(f"purge: {seconds:,.1f} s, {result.bytes_rewritten / 1e6:,.1f} MB rewritten "
-              f"({result.partitions_rewritten} raw partitions, {sum(result.raw_rows.values()):,} raw records, "
+        print(f"{result.partitions_rewritten} raw partitions ({sum(result.raw_rows.values()):,} records), "
               f"{sum(result.warehouse_rows.values()):,} warehouse rows, {sum(result.serving_rows.values()):,} "
-              f"serving rows; files rewritten whole: {', '.join(result.compacted) or 'none'})")
-
+              f"serving rows; files rewritten whole: {', '.join(result.compacted) or 'none'}")
+        print()
+        print("| phase | seconds |")
+        print("|---|---:|")
+        for phase, spent in result.phase_seconds.items():
+            print(f"| {phase} | {spent:,.1f} |")
+        print(f"| **purge** | **{seconds:,.1f}** |")
+        print(f"\nbytes rewritten: {result.bytes_rewritten / 1e6:,.1f} MB")
 
 if __name__ == "__main__":
     main()

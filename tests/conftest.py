@@ -9,12 +9,36 @@ from landing_helpers import Landing
 
 from orchestration.settings import Settings
 
+# Test lanes (README "Tests"): `pytest -m "not slow"` is the fast lane for every change; CI runs everything.
+# A test is marked by what it needs: a `c360` pipeline run (e2e), a dbt build (dbt), a Spark session (spark);
+# each of those is also `slow`. Fixtures that imply one mark the tests using them; modules whose own fixtures
+# build set `pytestmark` themselves.
+FIXTURE_LANES = {
+    "tiny_run": "e2e", "shop_only_run": "e2e", "warehouse": "e2e", "warehouse_copy": "e2e", "crash_world": "e2e",
+    "built": "dbt", "workspace": "dbt", "engines": "spark",
+}
+LANES = {"e2e": "runs the c360 pipeline in a subprocess", "dbt": "builds dbt models",
+         "spark": "starts a Spark session", "slow": "not in the fast lane (any of e2e, dbt, spark, or marked)"}
+
 
 def pytest_configure(config):
-    """Two dbt threads for the tests' in-process dbt builds, unless set: on their small warehouses a build is
-    mostly dbt's per-model work, which two threads overlap (the default, one, is for large data: profiles.yml).
-    `c360` subprocesses (pipeline_helpers.c360) run with the defaults."""
+    """Register the lanes' markers. Two dbt threads for the tests' in-process dbt builds, unless set: on their
+    small warehouses a build is mostly dbt's per-model work, which two threads overlap (the default, one, is for
+    large data: profiles.yml). `c360` subprocesses (pipeline_helpers.c360) run with the defaults."""
+    for name, text in LANES.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
     os.environ.setdefault("C360_DBT_THREADS", "2")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with the lanes its fixtures imply, and `slow` when it is in any of them."""
+    for item in items:
+        lanes = {FIXTURE_LANES[f] for f in getattr(item, "fixturenames", ()) if f in FIXTURE_LANES}
+        lanes |= {m.name for m in item.iter_markers() if m.name in LANES}
+        for lane in sorted(lanes - {"slow"}):
+            item.add_marker(getattr(pytest.mark, lane))
+        if lanes:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

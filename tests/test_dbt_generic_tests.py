@@ -11,7 +11,10 @@ import json
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 from warehouse_helpers import run_dbt
+
+pytestmark = pytest.mark.dbt
 
 WEB = "intermediate.int_web_events_enriched"
 EMAIL = "intermediate.int_email_events_enriched"

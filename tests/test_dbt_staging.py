@@ -17,6 +17,8 @@ from landing_helpers import Landing, customer, order
 from warehouse_helpers import DBT_PROJECT_DIR, build_warehouse
 from warehouse_helpers import run_dbt as dbt
 
+pytestmark = pytest.mark.dbt
+
 AS_OF = "2026-02-03"
 POS_HEADER = ("transaction_id,line_number,store_id,occurred_at,customer_email,shop_customer_id,product_id,"
               "sku,category,quantity,unit_price,currency\n")

@@ -157,6 +157,7 @@ def test_a_landing_zone_with_only_the_required_sources_runs_end_to_end(shop_only
     con.close()
 
 
+@pytest.mark.e2e
 def test_a_locked_warehouse_is_a_clear_error(tmp_path):
     home = tmp_path / "locked"
     from orchestration.sample_data import generate

@@ -219,6 +219,7 @@ def test_the_line_limit_is_a_positive_number_of_bytes(tmp_path):
             Settings.from_env({"C360_HOME": str(tmp_path), "C360_MAX_LINE_BYTES": bad})
 
 
+@pytest.mark.e2e
 def test_c360_run_over_a_hostile_landing_zone_finishes_and_names_every_problem(tmp_path):
     """One `c360 run` over two days of generated shop data plus the hostile cases (about two minutes)."""
     from orchestration.sample_data import generate

@@ -33,6 +33,8 @@ import pytest
 from landing_helpers import Landing, customer, order
 from warehouse_helpers import build_warehouse, run_dbt
 
+pytestmark = pytest.mark.dbt
+
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(6)]
 D1, D2, D3, D4, D5, D6 = DAYS
 FIRST_INCREMENTAL = 3  # the incremental warehouse starts as of DAYS[2] (day 3), then runs days 4, 5, 6

@@ -23,6 +23,8 @@ from orchestration.ingestion.ledger import current_loads, mark, unfinished
 from orchestration.ingestion.loader import connect, load_entity
 from orchestration.ingestion.raw_views import create_raw_views
 
+pytestmark = pytest.mark.e2e
+
 LATE = "-late.jsonl"
 TABLES = ("intermediate.int_web_events_enriched", "intermediate.int_email_events_enriched", "marts.customer_360",
           "marts.fct_orders")

@@ -24,6 +24,8 @@ from engine_helpers import (
 from orchestration.ingestion.raw_views import create_raw_views
 from orchestration.transform.spark import register_raw_tables_in_subprocess
 
+pytestmark = pytest.mark.spark
+
 MARTS = [
     "customer_360", "fct_orders", "customer_cohorts_monthly", "retention_metrics", "lifecycle_daily",
     "lifecycle_transitions", "campaign_lift", "erased_identifiers",

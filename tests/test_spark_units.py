@@ -19,6 +19,8 @@ from orchestration.transform.spark_bridge import (
     pipeline_written_sources,
 )
 
+pytestmark = pytest.mark.spark
+
 
 def test_session_settings_follow_the_environment(monkeypatch, tmp_path):
     """The Python side opens Spark exactly as dbt's profile does: same warehouse, same metastore."""

@@ -73,6 +73,7 @@ class PurgeResult:
     outbox_rows: int = 0
     bytes_rewritten: int = 0
     seconds: float = 0.0
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by phase
 
     def metadata(self) -> dict:
         """Counts for Dagster metadata: no identifier, only how many and where."""
@@ -88,7 +89,14 @@ class PurgeResult:
             "outbox_rows_removed": self.outbox_rows,
             "bytes_rewritten": self.bytes_rewritten,
             "seconds": round(self.seconds, 2),
+            **{f"seconds_{phase}": round(t, 2) for phase, t in self.phase_seconds.items()},
         }
+
+    def timed(self, phase: str, started: float) -> float:
+        """Add the time since `started` to `phase`; returns now (the next phase's start)."""
+        now = time.perf_counter()
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + now - started
+        return now
 
 
 def _q(name: str) -> str:
@@ -438,16 +446,20 @@ def purge_erased(
         result.seconds = time.perf_counter() - started
         return result
     _load_values(warehouse, values)
+    lap = result.timed("find", started)
     raw_root = lake_root / "raw"
     for entity in ENTITIES:
         _purge_raw_entity(warehouse, raw_root, entity, now, result)
+    lap = result.timed("lake", lap)
     catalog = warehouse.execute("SELECT current_database()").fetchone()[0]
     result.warehouse_rows = purge_database(warehouse, catalog)
+    lap = result.timed("warehouse", lap)
     if serving_db.is_file():
         result.serving_rows, written = purge_serving(warehouse, serving_db)
         result.bytes_rewritten += written
         if written:
             result.compacted.append(serving_db.name)
+    lap = result.timed("serving", lap)
     emails = {v[2].lower() for v in values if v[1] == "email"}
     if emails and outbox_dir.is_dir():
         from orchestration.activation.destinations.file import scrub_outbox
@@ -457,6 +469,7 @@ def purge_erased(
                      for v in values})
     _append_suppression(warehouse, lake_root, hashes, now)
     result.identifiers = len(hashes)
+    lap = result.timed("outbox_and_list", lap)
     if close_warehouse is not None:
         # DELETE and CHECKPOINT free the blocks but do not overwrite them: a file rows were deleted from is
         # rewritten whole, so the deleted values are in no block of it.
@@ -464,6 +477,7 @@ def purge_erased(
         if result.warehouse_rows:
             result.bytes_rewritten += compact(warehouse_db)
             result.compacted.append(warehouse_db.name)
+        result.timed("compact_warehouse", lap)
     result.seconds = time.perf_counter() - started
     log.info("purge: %s", result.metadata())
     return result
