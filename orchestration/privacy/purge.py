@@ -54,6 +54,13 @@ KEPT_ENTITIES = frozenset({"privacy__deletion_requests"})
 KEPT_TABLES = frozenset({("staging", "stg_privacy__deletion_requests")})
 KEPT_SCHEMAS = frozenset({"activation", "raw", "information_schema", "pg_catalog"})
 
+# Text columns that may hold an email or anonymous id inside free text or a record, by name (JSON columns and
+# records always): URLs, message bodies and subjects, notes and details, the raw payloads kept for lineage.
+FREE_TEXT_COLUMN = re.compile(
+    r"record|url|referr?er|body|subject|detail|note|text|comment|message|traits|context|properties|payload|tags"
+    r"|line_items|fulfillments|refunds|discount_codes|phone")
+# Text columns that hold identity-graph node strings ('email:…', 'shop:…', 'anon:…'), by name.
+NODE_COLUMN = re.compile(r"node|identifier|label|owner")
 # Identity-graph node prefixes by kind (macros/identity.sql).
 NODE_PREFIX = {"shop": "shop:", "email": "email:", "anon": "anon:"}
 
@@ -209,9 +216,11 @@ def _load_values(con, values: list[tuple[str, str, str]]) -> None:
         )
     texts = _alternation([v[2].lower() for v in values if v[1] in ("email", "anon")])
     shops = _alternation([v[2] for v in values if v[1] == "shop"])
-    con.execute("SET VARIABLE c360_erased_text = ?", [texts and _BEFORE + texts + _AFTER])
-    con.execute("SET VARIABLE c360_erased_shop_field = ?", [shops and _SHOP_FIELDS + shops + "([^0-9]|$)"])
-    con.execute("SET VARIABLE c360_erased_shop_csv = ?", [shops and "(^|,)" + shops + "(,|$)"])
+    text = texts and _BEFORE + texts + _AFTER
+    shop = shops and [_SHOP_FIELDS + shops + "([^0-9]|$)", "(^|,)" + shops + "(,|$)"]
+    # One pattern per kind of column, so each value is read once: free text, and records (shop ids too).
+    con.execute("SET VARIABLE c360_erased_text = ?", [text])
+    con.execute("SET VARIABLE c360_erased_record = ?", ["|".join(f"({p})" for p in [text, *(shop or [])] if p) or None])
 
 
 def _in_values(expr: str, kind: str) -> str:
@@ -226,13 +235,10 @@ def raw_predicate(entity_name: str) -> str | None:
 
 def _text_predicate(column: str, *, shop_ids: bool = True) -> str:
     """SQL true for free text (a quarantined line, a record kept as JSON) holding an erased value: an email or
-    anonymous id anywhere; with `shop_ids`, a shop id as a customer-id field's value or a bare CSV field. The
-    patterns are the session variables `_load_values` sets (a null pattern matches nothing)."""
-    test = f"coalesce(regexp_matches({column}, getvariable('c360_erased_text'), 'i'), false)"
-    if shop_ids:
-        test += (f" OR coalesce(regexp_matches({column}, getvariable('c360_erased_shop_field'), 'i'), false)"
-                 f" OR coalesce(regexp_matches({column}, getvariable('c360_erased_shop_csv')), false)")
-    return test
+    anonymous id anywhere; with `shop_ids`, also a shop id as a customer-id field's value or a bare CSV field.
+    The patterns are the session variables `_load_values` sets (a null pattern matches nothing)."""
+    pattern = "c360_erased_record" if shop_ids else "c360_erased_text"
+    return f"coalesce(regexp_matches({column}, getvariable('{pattern}'), 'i'), false)"
 
 
 def _purge_raw_entity(con, raw_root: Path, entity: Entity, now: datetime, result: PurgeResult) -> None:
@@ -319,11 +325,16 @@ def _table_predicate(columns: Sequence[tuple[str, str]]) -> str | None:
         if lowered in ("anonymous_id", "anonymousid", "anon_id"):
             parts.append(_in_values(f"CAST({col} AS VARCHAR)", "anon"))
         if text_type:
-            # Node strings, and text holding an email or anonymous id; a shop id only where the text is a
-            # record (JSON, a raw line), as a customer-id field: elsewhere a number may be anything.
-            parts.append(f"coalesce({col} IN (SELECT prefix || value FROM erased_nodes), false)")
-            record = typ.upper() == "JSON" or lowered in ("_record", "raw_text", "line", "record")
-            parts.append(f"coalesce({_text_predicate(col, shop_ids=record)}, false)")
+            # Identity-graph node strings where a column holds them (an equality probe); text holding an email
+            # or anonymous id only in columns of free text or records (a regular expression over every code, id
+            # and category column of the event tables would cost more than all the rest); a shop id only where
+            # the text is a record (JSON, a raw line), as a customer-id field: elsewhere a number may be anything.
+            if NODE_COLUMN.search(lowered):
+                parts.append(f"coalesce({col} IN (SELECT prefix || value FROM erased_nodes), false)")
+            record = typ.upper() == "JSON" or lowered in ("_record", "line", "record") \
+                or lowered.startswith(("source_", "raw"))
+            if record or FREE_TEXT_COLUMN.search(lowered):
+                parts.append(f"coalesce({_text_predicate(col, shop_ids=record)}, false)")
     return " OR ".join(parts) if parts else None
 
 
