@@ -61,6 +61,9 @@ class Settings:
     erasure_salt: str = field(default="c360", repr=False)
     # Days a destination has to confirm an erased person's deletion before it is overdue.
     erasure_deadline_days: int = 7
+    # Days the working warehouse may keep deleted rows of erased people in freed blocks before it is rewritten
+    # whole (0: at every purge that deleted rows).
+    erasure_rewrite_days: int = 7
     # Landing files older than this many days are deleted once loaded, audited and built (None: never).
     landing_retention_days: int | None = None
 
@@ -95,6 +98,7 @@ class Settings:
         if not start:
             earliest = earliest_export_date(landing_root, home / "lake" / "raw")
             start = earliest.isoformat() if earliest else DEFAULT_PARTITION_START
+        rewrite_days = _days(env, "C360_ERASURE_REWRITE_DAYS")
         return cls(
             home=home,
             landing_root=landing_root,
@@ -105,6 +109,7 @@ class Settings:
             erasure_salt=env.get("C360_ERASURE_SALT", "c360"),
             erasure_deadline_days=int(env.get("C360_ERASURE_DEADLINE_DAYS") or 7),
             landing_retention_days=_days(env, "C360_LANDING_RETENTION_DAYS"),
+            erasure_rewrite_days=7 if rewrite_days is None else rewrite_days,
         )
 
 

@@ -5,7 +5,7 @@ erased persona in none of the stores (tests/erasure_scan.py)."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,7 @@ from orchestration.ingestion.landing import scan_entity
 from orchestration.ingestion.loader import connect, load_entity
 from orchestration.ingestion.suppression import Suppressor, suppression_file
 from orchestration.privacy.keys import ErasureKeyMismatch
-from orchestration.privacy.purge import purge_erased
+from orchestration.privacy.purge import compaction_pending_since, purge_erased
 
 SALT = "test-salt"
 DAY = date(2026, 2, 1)
@@ -124,6 +124,39 @@ def purged(tmp_path):
                           salt=SALT, close_warehouse=con.close)
     return {"tmp": tmp_path, "landing": landing, "lake": lake, "raw": raw_root, "warehouse": warehouse_db,
             "serving": serving_db, "outbox": outbox}, result
+
+
+def test_the_warehouse_file_is_rewritten_within_the_days_set(tmp_path):
+    landing = Landing(tmp_path / "landing")
+    _landing(landing)
+    lake, raw_root = tmp_path / "lake", tmp_path / "lake" / "raw"
+    _load(landing.root, raw_root)
+    warehouse_db = tmp_path / "warehouse.duckdb"
+    _warehouse(warehouse_db, raw_root)
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+
+    def purge(at: datetime):
+        con = duckdb.connect(str(warehouse_db))
+        return purge_erased(con, warehouse_db=warehouse_db, serving_db=tmp_path / "serving.duckdb", lake_root=lake,
+                            outbox_dir=tmp_path / "outbox", salt=SALT, now=at, close_warehouse=con.close,
+                            compact_within_days=7)
+
+    first = purge(now)
+    assert first.warehouse_rows and first.compacted == [] and first.compaction_pending_since == now
+    assert compaction_pending_since(lake) == now
+    con = duckdb.connect(str(warehouse_db), read_only=True)  # her rows are gone from every table at once ...
+    assert con.execute("SELECT count(*) FROM staging.stg_shop__orders WHERE email = 'ana@example.com'").fetchone() \
+        == (0,)
+    con.close()
+    kept = {f"bytes {warehouse_db}: Ana@example.com, ana@example.com"}  # the request and activation's state
+    assert not set(scan_bytes(warehouse_db, ERASED)) <= kept  # ... but freed blocks still hold her values
+    # A purge with nobody new, within the days, leaves the file as it is.
+    assert purge(now + timedelta(days=6)).compacted == [] and compaction_pending_since(lake) == now
+    # The first purge on or after the seventh day rewrites it, whether or not it finds anyone new.
+    late = purge(now + timedelta(days=7))
+    assert late.identifiers == 0 and late.compacted == ["warehouse.duckdb"]
+    assert compaction_pending_since(lake) is None and late.compaction_pending_since is None
+    assert set(scan_bytes(warehouse_db, ERASED)) <= kept
 
 
 def test_purge_removes_every_identity_of_a_merged_person(purged):

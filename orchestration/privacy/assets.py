@@ -57,7 +57,7 @@ def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
             result = purge_erased(
                 con, warehouse_db=settings.duckdb_database, serving_db=settings.serving_database,
                 lake_root=settings.lake_root, outbox_dir=settings.home / "outbox", salt=settings.erasure_salt,
-                close_warehouse=close,
+                close_warehouse=close, compact_within_days=settings.erasure_rewrite_days,
             )
         context.log.info(f"purge: {result.identifiers} identifiers, {sum(result.raw_rows.values())} raw records, "
                          f"{sum(result.warehouse_rows.values())} warehouse rows, {result.seconds:.1f} s")

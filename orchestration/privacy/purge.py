@@ -27,6 +27,7 @@ them to delete the person in every destination, and removes them once each desti
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -35,7 +36,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -52,6 +53,7 @@ KEPT_ENTITIES = frozenset({"privacy__deletion_requests"})
 # Warehouse tables left to their owners: the requests, and activation's state until each destination
 # confirmed the deletion (activation.erasure removes it then).
 KEPT_TABLES = frozenset({("staging", "stg_privacy__deletion_requests")})
+COMPACTION_FILE = "warehouse_rewrite_pending.json"
 KEPT_SCHEMAS = frozenset({"activation", "raw", "information_schema", "pg_catalog"})
 
 # Text columns that may hold an email or anonymous id inside free text or a record, by name (JSON columns and
@@ -81,6 +83,9 @@ class PurgeResult:
     bytes_rewritten: int = 0
     seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by phase
+    # Rows deleted from the working warehouse since it was last rewritten whole, the first of them at: their
+    # values may still be in freed blocks until then.
+    compaction_pending_since: datetime | None = None
 
     def metadata(self) -> dict:
         """Counts for Dagster metadata: no identifier, only how many and where."""
@@ -92,6 +97,8 @@ class PurgeResult:
             "warehouse_rows_removed": sum(self.warehouse_rows.values()),
             "serving_rows_removed": sum(self.serving_rows.values()),
             "files_compacted": ", ".join(self.compacted) or "none",
+            "warehouse_rewrite_pending_since": (self.compaction_pending_since.isoformat()
+                                                if self.compaction_pending_since else "none"),
             "temp_files_removed": self.temp_files_removed,
             "outbox_rows_removed": self.outbox_rows,
             "bytes_rewritten": self.bytes_rewritten,
@@ -423,6 +430,46 @@ def remove_temp_files(serving_db: Path, outbox_dir: Path) -> int:
     return removed
 
 
+def compaction_pending_since(lake_root: Path) -> datetime | None:
+    """When rows were first deleted from the working warehouse since it was last rewritten whole (None: never)."""
+    path = lake_root / "privacy" / COMPACTION_FILE
+    if not path.is_file():
+        return None
+    return datetime.fromisoformat(json.loads(path.read_text())["pending_since"])
+
+
+def _set_compaction_pending(lake_root: Path, since: datetime | None) -> None:
+    path = lake_root / "privacy" / COMPACTION_FILE
+    if since is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"pending_since": since.isoformat()}))
+    os.replace(tmp, path)
+
+
+def _compact_when_due(result: PurgeResult, warehouse_db: Path, lake_root: Path, now: datetime, within_days: int,
+                      close_warehouse, lap: float) -> None:
+    """Rewrite the working warehouse whole when a deletion from it has waited `within_days` (DELETE and
+    CHECKPOINT free blocks without overwriting them; only a new file holds none of the deleted values)."""
+    if close_warehouse is None:
+        return
+    pending = compaction_pending_since(lake_root)
+    if result.warehouse_rows and pending is None:
+        pending = now
+        _set_compaction_pending(lake_root, pending)
+    result.compaction_pending_since = pending
+    if pending is None or now - pending < timedelta(days=within_days):
+        return
+    close_warehouse()
+    result.bytes_rewritten += compact(warehouse_db)
+    result.compacted.append(warehouse_db.name)
+    _set_compaction_pending(lake_root, None)
+    result.compaction_pending_since = None
+    result.timed("compact_warehouse", lap)
+
+
 def purge_erased(
     warehouse: duckdb.DuckDBPyConnection,
     *,
@@ -433,11 +480,14 @@ def purge_erased(
     salt: str,
     now: datetime | None = None,
     close_warehouse=None,
+    compact_within_days: int = 0,
 ) -> PurgeResult:
     """Purge every stored copy of the identifiers erased since the last purge (see the module docstring).
 
     `warehouse` is a connection to the working warehouse; `close_warehouse`, when given, closes it so that the
-    files rows were deleted from can be rewritten whole (without it, deleted values may stay in freed blocks).
+    working warehouse can be rewritten whole once rows were deleted from it (freed blocks keep deleted values):
+    at the first purge at least `compact_within_days` days after the first deletion not yet rewritten (0: at
+    once), whether or not that purge finds anyone new.
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -454,6 +504,7 @@ def purge_erased(
     known = read_suppression(warehouse, lake_root)
     values = erased_values(warehouse, salt, known)
     if not values:
+        _compact_when_due(result, warehouse_db, lake_root, now, compact_within_days, close_warehouse, started)
         result.seconds = time.perf_counter() - started
         return result
     _load_values(warehouse, values)
@@ -481,14 +532,7 @@ def purge_erased(
     _append_suppression(warehouse, lake_root, hashes, now)
     result.identifiers = len(hashes)
     lap = result.timed("outbox_and_list", lap)
-    if close_warehouse is not None:
-        # DELETE and CHECKPOINT free the blocks but do not overwrite them: a file rows were deleted from is
-        # rewritten whole, so the deleted values are in no block of it.
-        close_warehouse()
-        if result.warehouse_rows:
-            result.bytes_rewritten += compact(warehouse_db)
-            result.compacted.append(warehouse_db.name)
-        result.timed("compact_warehouse", lap)
+    _compact_when_due(result, warehouse_db, lake_root, now, compact_within_days, close_warehouse, lap)
     result.seconds = time.perf_counter() - started
     log.info("purge: %s", result.metadata())
     return result
