@@ -6,7 +6,7 @@ identity graph with a shop account, marks every identifier of theirs erased in t
 raw partitions rewritten, warehouse and serving rows deleted, the files rewritten whole. It prints seconds and
 bytes rewritten, next to the size of the home, so the cost can be set against a day's run.
 
-    python -m benchmarks.bench_erasure --home data [--requests 25] [--salt c360]
+    python -m benchmarks.bench_erasure --home data [--requests 25] [--salt c360] [--rewrite-days 7]
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="a C360_HOME that `c360 run` built")
     parser.add_argument("--requests", type=int, default=25)
     parser.add_argument("--salt", default="c360")
+    parser.add_argument("--rewrite-days", type=int, default=7,
+                        help="C360_ERASURE_REWRITE_DAYS: 0 rewrites warehouse.duckdb in this purge (default 7: later)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
         home = Path(tmp) / "home"
@@ -78,7 +80,7 @@ def main() -> None:
         started = time.perf_counter()
         result = purge_erased(con, warehouse_db=home / "warehouse.duckdb", serving_db=home / "serving.duckdb",
                               lake_root=home / "lake", outbox_dir=home / "outbox", salt=args.salt,
-                              close_warehouse=con.close)
+                              close_warehouse=con.close, compact_within_days=args.rewrite_days)
         seconds = time.perf_counter() - started
         sizes = {p: _size(home / p) for p in ("lake", "warehouse.duckdb", "serving.duckdb") if (home / p).exists()}
         print(f"home {args.home}: " + ", ".join(f"{p} {n / 1e6:,.1f} MB" for p, n in sizes.items()))

@@ -249,72 +249,109 @@ def _text_predicate(column: str, *, shop_ids: bool = True) -> str:
 
 
 def _purge_raw_entity(con, raw_root: Path, entity: Entity, now: datetime, result: PurgeResult) -> None:
-    """Rewrite the entity's partitions holding erased records or quarantined lines, one day at a time."""
+    """Rewrite the entity's partitions holding erased records or quarantined lines: every such day written in one
+    partitioned COPY per file kind into a hidden folder, then each day swapped in (the loader's swap)."""
     root = raw_root / entity.name
     if not root.is_dir():
         return
     predicate = raw_predicate(entity.name) if entity.name not in KEPT_ENTITIES else None
-    days: dict[str, dict[str, int]] = {}
+    removed: dict[str, int] = {}  # landing file -> erased records removed (file names are unique per entity)
+    days: set[str] = set()
     if predicate and any(root.glob(f"dt=*/{DATA_FILE}")):
         for path, file, n in con.execute(
             f"SELECT filename, _file, count(*) FROM read_parquet({_lit(root / 'dt=*' / DATA_FILE)}, "
             f"filename=true, hive_partitioning=false) WHERE {predicate} GROUP BY ALL"
         ).fetchall():
-            days.setdefault(str(Path(path).parent.name), {})[file] = n
-    quarantined: set[str] = set()
+            days.add(Path(path).parent.name)
+            removed[file] = n
     if entity.name not in KEPT_ENTITIES and any(root.glob(f"dt=*/{QUARANTINE_FILE}")):
-        quarantined = {str(Path(r[0]).parent.name) for r in con.execute(
+        days |= {Path(r[0]).parent.name for r in con.execute(
             f"SELECT DISTINCT filename FROM read_parquet({_lit(root / 'dt=*' / QUARANTINE_FILE)}, filename=true, "
             f"hive_partitioning=false) WHERE {_text_predicate('raw_text')}"
         ).fetchall()}
-    for day in sorted(set(days) | quarantined):
-        _rewrite_partition(con, root / day, predicate, days.get(day, {}), now, result)
-        result.raw_rows[entity.name] = result.raw_rows.get(entity.name, 0) + sum(days.get(day, {}).values())
-
-
-def _rewrite_partition(con, day_dir: Path, predicate: str | None, removed: dict[str, int], now: datetime,
-                       result: PurgeResult) -> None:
-    """Write the day without the erased records into a hidden folder and swap it in (loader's swap)."""
-    work = day_dir.parent / f".tmp-{uuid.uuid4().hex[:12]}"
+    if not days:
+        return
+    work = root / f".tmp-{uuid.uuid4().hex[:12]}"
     work.mkdir()
     try:
-        data = day_dir / DATA_FILE
-        if data.is_file():
-            keep = f"WHERE NOT ({predicate})" if predicate else ""
-            con.execute(f"COPY (SELECT * FROM read_parquet({_lit(data)}, hive_partitioning=false) {keep}) "
-                        f"TO {_lit(work / DATA_FILE)} (FORMAT parquet, COMPRESSION zstd)")
-        quarantine = day_dir / QUARANTINE_FILE
-        if quarantine.is_file():
-            before = con.execute(f"SELECT count(*) FROM read_parquet({_lit(quarantine)})").fetchone()[0]
-            con.execute(f"COPY (SELECT * FROM read_parquet({_lit(quarantine)}, hive_partitioning=false) "
-                        f"WHERE NOT coalesce({_text_predicate('raw_text')}, false)) "
-                        f"TO {_lit(work / QUARANTINE_FILE)} (FORMAT parquet)")
-            after = con.execute(f"SELECT count(*) FROM read_parquet({_lit(work / QUARANTINE_FILE)})").fetchone()[0]
-            result.quarantine_lines += before - after
-        manifest = day_dir / MANIFEST_FILE
-        if manifest.is_file():
-            # The file keeps its sha256 (the landing file did not change) and is marked redacted, with the
-            # records it still contributes.
-            files, counts = list(removed), [removed[f] for f in removed]
-            con.execute(
-                f"""COPY (
-                    SELECT m.* REPLACE (
-                        CASE WHEN r.n IS NOT NULL THEN 'redacted' ELSE m.status END AS status,
-                        CASE WHEN r.n IS NOT NULL THEN concat_ws('; ', nullif(m.detail, ''),
-                            r.n || ' records of erased people removed ' || strftime(?::TIMESTAMPTZ, '%Y-%m-%d'))
-                            ELSE m.detail END AS detail,
-                        m.rows_loaded - coalesce(r.n, 0) AS rows_loaded)
-                    FROM read_parquet({_lit(manifest)}, hive_partitioning=false) AS m
-                    LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::BIGINT[]) AS n) AS r USING (file)
-                ) TO {_lit(work / MANIFEST_FILE)} (FORMAT parquet)""",
-                [now, files, counts],
-            )
-        result.bytes_rewritten += sum(p.stat().st_size for p in work.iterdir())
-        _write_day(work, day_dir)
-        result.partitions_rewritten += 1
+        _rewrite_partitions(con, root, sorted(days), work, predicate, removed, now, result)
+        for day in sorted(days):
+            written = work / day
+            result.bytes_rewritten += sum(p.stat().st_size for p in written.iterdir())
+            _write_day(written, root / day)
+            result.partitions_rewritten += 1
     finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    result.raw_rows[entity.name] = result.raw_rows.get(entity.name, 0) + sum(removed.values())
+
+
+def _files_of(root: Path, days: list[str], name: str) -> list[Path]:
+    return [root / day / name for day in days if (root / day / name).is_file()]
+
+
+def _partitioned_copy(con, select: str, files: list[Path], work: Path, pattern: str, final: str,
+                      options: str = "") -> None:
+    """COPY `select` (over `src`, the files read with their names) into `<work>/dt=<day>/<final>` per day (the
+    day folders exist)."""
+    paths = "[" + ", ".join(_lit(f) for f in files) + "]"
+    out = work / f"_{final}"  # COPY ... PARTITION_BY writes into a folder of its own
+    con.execute(
+        f"COPY (SELECT * EXCLUDE (filename), regexp_extract(filename, 'dt=([^/]+)/[^/]+$', 1) AS _day "
+        f"FROM ({select.format(src=f'read_parquet({paths}, filename=true, hive_partitioning=false)')})) "
+        f"TO {_lit(out)} (FORMAT parquet, PARTITION_BY (_day), FILENAME_PATTERN '{pattern}', "
+        f"WRITE_PARTITION_COLUMNS false{options})")
+    for written in out.glob(f"_day=*/{pattern.replace('{i}', '0')}.parquet"):
+        written.rename(work / f"dt={written.parent.name[len('_day='):]}" / final)
+    shutil.rmtree(out)
+
+
+def _rewrite_partitions(con, root: Path, days: list[str], work: Path, predicate: str | None, removed: dict[str, int],
+                        now: datetime, result: PurgeResult) -> None:
+    """Write each of `days` without the erased records and quarantined lines into `<work>/<day>/`."""
+    for day in days:
+        (work / day).mkdir()
+    data = _files_of(root, days, DATA_FILE)
+    if data:
+        keep = f"WHERE NOT ({predicate})" if predicate else ""
+        _partitioned_copy(con, f"SELECT * FROM {{src}} {keep}", data, work, "data_{i}", DATA_FILE,
+                          ", COMPRESSION zstd")
+        for day_file in data:  # a day left without a record still has its (empty) data file
+            target = work / day_file.parent.name / DATA_FILE
+            if not target.exists():
+                con.execute(f"COPY (SELECT * FROM read_parquet({_lit(day_file)}, hive_partitioning=false) "
+                            f"WHERE false) TO {_lit(target)} (FORMAT parquet)")
+    quarantine = _files_of(root, days, QUARANTINE_FILE)
+    if quarantine:
+        paths = "[" + ", ".join(_lit(f) for f in quarantine) + "]"
+        before = con.execute(f"SELECT count(*) FROM read_parquet({paths})").fetchone()[0]
+        _partitioned_copy(con, f"SELECT * FROM {{src}} WHERE NOT {_text_predicate('raw_text')}", quarantine, work,
+                          "_quarantine{i}", QUARANTINE_FILE)
+        for day_file in quarantine:
+            target = work / day_file.parent.name / QUARANTINE_FILE
+            if not target.exists():
+                con.execute(f"COPY (SELECT * FROM read_parquet({_lit(day_file)}, hive_partitioning=false) "
+                            f"WHERE false) TO {_lit(target)} (FORMAT parquet)")
+        kept = [work / f.parent.name / QUARANTINE_FILE for f in quarantine]
+        result.quarantine_lines += before - con.execute(
+            "SELECT count(*) FROM read_parquet([" + ", ".join(_lit(f) for f in kept) + "])").fetchone()[0]
+    manifests = _files_of(root, days, MANIFEST_FILE)
+    if manifests:
+        # Each file keeps its sha256 (the landing file did not change) and is marked redacted, with the records
+        # it still contributes.
+        stamp = now.strftime("%Y-%m-%d")
+        counts = "(SELECT unnest(" + _lit_list(list(removed)) + ") AS file, unnest(" + \
+            "[" + ", ".join(str(removed[f]) for f in removed) + "]::BIGINT[]) AS n)"
+        _partitioned_copy(con, f"""
+            SELECT m.* REPLACE (
+                CASE WHEN r.n IS NOT NULL THEN 'redacted' ELSE m.status END AS status,
+                CASE WHEN r.n IS NOT NULL THEN concat_ws('; ', nullif(m.detail, ''),
+                    r.n || ' records of erased people removed {stamp}') ELSE m.detail END AS detail,
+                m.rows_loaded - coalesce(r.n, 0) AS rows_loaded)
+            FROM {{src}} AS m LEFT JOIN {counts} AS r USING (file)""", manifests, work, "_manifest{i}", MANIFEST_FILE)
+
+
+def _lit_list(values: list[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]::VARCHAR[]"
 
 
 def _table_predicate(columns: Sequence[tuple[str, str]]) -> str | None:
