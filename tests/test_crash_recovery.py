@@ -215,8 +215,12 @@ def test_a_launched_run_waits_for_the_home_in_its_executor_and_says_for_whom(tmp
 
 # -- real kills ------------------------------------------------------------------------------------------------
 # One landing zone (3 days of the tiny tier), one uninterrupted reference run (started together with a second
-# `c360 run`, which must exit naming the first), and one victim home killed at each point in turn; after each
-# kill a plain `c360 run` must finish by itself and publish the reference's tables. The tests run in order.
+# `c360 run`, which must exit naming the first), and one victim home. The victim's runs are killed one after
+# the other, each at a later point: mid-ingestion, mid-dbt, mid-audit; every one of them must first recover
+# the run killed before it. A plain `c360 run` then finishes by itself and publishes the reference's tables.
+# On that published state a sync is killed after Klaviyo acknowledged a batch, and a run is killed mid-publish;
+# the plain run after them publishes the reference's tables again and sends every operation exactly as often
+# as the reference did. Chained, the kills cost about two runs' worth of prefixes instead of a full run each.
 
 sys.path.insert(0, str(Path(__file__).parent / "activation"))
 from fake_klaviyo import API_KEY, FakeKlaviyo  # noqa: E402
@@ -270,15 +274,17 @@ def _plain_run(home: Path, landing: Path, **env) -> str:
 
 
 def _published(serving: Path) -> dict[str, set]:
-    """Every compared table's rows (without run bookkeeping columns), as sets, plus its row count."""
+    """Every compared table's rows (without run bookkeeping columns), as sets, plus its row count. Floating-point
+    values are rounded to 9 decimals: a parallel sum adds in another order from one run to the next."""
     con = duckdb.connect(str(serving), read_only=True)
     try:
-        tables = con.execute("select table_schema, table_name, list(column_name order by ordinal_position) "
-                             "from information_schema.columns where list_contains(?, table_schema) group by 1, 2",
-                             [list(COMPARED_SCHEMAS)]).fetchall()
+        tables = con.execute("select table_schema, table_name, list(column_name order by ordinal_position), "
+                             "list(data_type order by ordinal_position) from information_schema.columns "
+                             "where list_contains(?, table_schema) group by 1, 2", [list(COMPARED_SCHEMAS)]).fetchall()
         out = {}
-        for schema, table, columns in tables:
-            kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_COLUMNS)
+        for schema, table, columns, types in tables:
+            kept = ", ".join(f'round("{c}", 9)' if t in ("DOUBLE", "FLOAT") else f'"{c}"'
+                             for c, t in zip(columns, types, strict=True) if c not in RUN_COLUMNS)
             rows = con.execute(f'select {kept} from "{schema}"."{table}"').fetchall()
             out[f"{schema}.{table}"] = (len(rows), set(map(repr, rows)))
         return out
@@ -357,43 +363,63 @@ def _lake_partition_being_written(home: Path) -> bool:
 
 
 def _new_log_has(text: str):
-    """A moment: a run log written by this run (not an earlier one) contains `text`."""
+    """A moment: a run log written by this run (not an earlier one) contains `text`. Each log is read from where
+    the previous look stopped: the moment is polled every few milliseconds while dbt writes megabytes."""
     earlier: dict[str, set] = {}
+    offsets: dict[Path, int] = {}
+    tails: dict[Path, str] = {}
 
     def moment(home: Path, _) -> bool:
         logs = set((home / "logs").glob("run-*.log"))
         before = earlier.setdefault("logs", logs)
-        return any(text in log.read_text(errors="replace") for log in logs - before)
+        for log in logs - before:
+            with log.open("rb") as fh:
+                fh.seek(offsets.get(log, 0))
+                new = fh.read().decode(errors="replace")
+                offsets[log] = fh.tell()
+            # Keep the end of what was read, so a match split across two reads is still found.
+            seen = tails.get(log, "") + new
+            if text in seen:
+                return True
+            tails[log] = seen[-len(text):]
+        return False
 
     return moment
 
 
-def _kill_then_recover(world, moment, what: str, **env) -> str:
+def _killed_run(world, moment, what: str, *, recovers: bool, **env) -> None:
+    """Start a plain `c360 run` on the victim home and SIGKILL it at `moment`; when `recovers`, it must first
+    have recovered the run killed before it."""
     home = world["victim"]
     moment(home, None)  # a moment may look at the home before the run starts
     victim = Started(["run"], _environment(home, world["landing"], **env))
     victim.kill_when(lambda: moment(home, victim), what)
+    said = "".join(victim.lines)
+    if recovers:
+        assert "recovered 1 run(s) whose process is gone" in said, said[-3000:]
+
+
+def _recovered(world, **env) -> str:
+    """A plain `c360 run` after a kill: it finishes by itself and publishes the reference's tables."""
+    home = world["victim"]
     recovered = _plain_run(home, world["landing"], **env)
     assert "recovered 1 run(s) whose process is gone" in recovered, recovered[-3000:]
     _assert_same_as_reference(home, world["reference"])
     return recovered
 
 
-def test_killed_mid_ingestion(crash_world):
-    _kill_then_recover(crash_world, lambda home, _: _lake_partition_being_written(home),
-                       "a lake partition being written")
+def test_killed_mid_ingestion_then_mid_dbt_then_mid_audit(crash_world):
+    _killed_run(crash_world, lambda home, _: _lake_partition_being_written(home),
+                "a lake partition being written", recovers=False)
+    _killed_run(crash_world, _new_log_has("OK created sql incremental model"),
+                "an incremental dbt model built", recovers=True)
+    _killed_run(crash_world, lambda _, run: run is not None and any(
+        "marts/customer_360_quality_audit done" in line for line in run.lines),
+                "the segment audits (after customer_360's)", recovers=True)
+    _recovered(crash_world)
 
 
-def test_killed_mid_publish(crash_world):
-    def publishing(home: Path, _) -> bool:
-        return any(home.glob(".serving.duckdb.*.tmp"))
-
-    recovered = _kill_then_recover(crash_world, publishing, "serving.duckdb being written")
-    assert "temporary file(s) of an interrupted publish" in recovered
-    assert not any(crash_world["victim"].glob(".serving.duckdb.*"))
-
-
-def test_killed_mid_sync_after_an_acknowledged_batch(crash_world):
+def test_killed_mid_sync_after_an_acknowledged_batch_then_mid_publish(crash_world):
     home, landing = crash_world["victim"], crash_world["landing"]
     klaviyo = BlockingKlaviyo(time_scale=1000, job_polls=1, enforce_limits=False)
     try:
@@ -403,23 +429,17 @@ def test_killed_mid_sync_after_an_acknowledged_batch(crash_world):
         klaviyo.release.set()
         acknowledged = list(klaviyo.ops)
         assert acknowledged, "the kill came before any batch was acknowledged"
-        recovered = _plain_run(home, landing, **env)
-        assert "recovered 1 run(s) whose process is gone" in recovered
-        _assert_same_as_reference(home, crash_world["reference"])
+
+        def publishing(home: Path, _) -> bool:
+            return any(home.glob(".serving.duckdb.*.tmp"))
+
+        _killed_run(crash_world, publishing, "serving.duckdb being written", recovers=True, **env)
+        recovered = _recovered(crash_world, **env)
+        assert "temporary file(s) of an interrupted publish" in recovered
+        assert not any(home.glob(".serving.duckdb.*"))
         # Every operation exactly as often as in the uninterrupted reference: none sent twice, none missing.
         assert Counter(klaviyo.ops) == Counter(crash_world["reference_ops"])
         assert klaviyo.violations == []
     finally:
         klaviyo.release.set()
         klaviyo.close()
-
-
-def test_killed_mid_dbt(crash_world):
-    _kill_then_recover(crash_world, _new_log_has("OK created sql incremental model"),
-                       "an incremental dbt model built")
-
-
-def test_killed_mid_audit(crash_world):
-    _kill_then_recover(crash_world, lambda _, run: run is not None and any(
-        "marts/customer_360_quality_audit done" in line for line in run.lines),
-                       "the segment audits (after customer_360's)")
