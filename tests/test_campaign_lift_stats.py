@@ -257,3 +257,24 @@ def test_no_marketing_segment_writes_an_empty_table():
     assert write_lift_stats(con, min_members=100).empty
     assert con.execute("select count(*) from marts.campaign_lift_stats").fetchone()[0] == 0
     assert inconsistencies(con) == {}
+
+
+def test_every_column_of_the_table_is_documented_with_the_marts():
+    """The step's table is declared as a dbt source next to campaign_lift: its columns (in order) and a description
+    of each, which the dbt docs and the serving file's comments show."""
+    import yaml
+
+    from orchestration.campaigns.assets import LIFT_STATS
+    from orchestration.transform.project import DBT_PROJECT_DIR
+
+    yml = DBT_PROJECT_DIR / "models" / "marts" / "campaigns" / "_campaigns__models.yml"
+    declared = yaml.safe_load(yml.read_text())
+    (source,) = declared["sources"]
+    (table,) = source["tables"]
+    assert (source["schema"], table["name"]) == tuple(LIFT_STATS.path)
+    assert table["meta"]["dagster"]["asset_key"] == list(LIFT_STATS.path)
+    assert [c["name"] for c in table["columns"]] == list(lift.OUTPUT_COLUMNS)
+    assert all(len(c["description"].strip()) > 20 for c in table["columns"])
+    # campaign_lift's contract lists the moments the step reads
+    (model,) = [m for m in declared["models"] if m["name"] == "campaign_lift"]
+    assert set(lift.INPUT_COLUMNS) <= {c["name"] for c in model["columns"]}
