@@ -350,6 +350,20 @@ def p_text(value) -> str:
     return "–" if _missing(value) else "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
 
+def p_phrase(value) -> str:
+    """'p = 0.012', 'p < 0.001', or 'no p-value' when there is nothing to test."""
+    text = p_text(value)
+    return "no p-value" if text == "–" else f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def with_interval(value, low, high, fmt: Callable[..., str], unit: str = "") -> str:
+    """'+4.2 pts (+1.1 to +7.3)': an estimate and its 95% interval in one cell."""
+    if _missing(value):
+        return "–"
+    ends = "" if _missing(low) or _missing(high) else f" ({fmt(low)} to {fmt(high)})"
+    return f"{fmt(value)}{unit}{ends}"
+
+
 def lift_label(name: str) -> str:
     """The segment as the report names it ('_all_marketing' is the whole programme)."""
     return "all marketing (global holdout)" if name == PROGRAMME else name
@@ -370,12 +384,12 @@ def lift_sentence(r) -> str:
     if not _missing(r.revenue_lift_per_member):
         revenue = (f" Revenue per member {money(r.revenue_lift_per_member, sign=True)} "
                    f"(95% interval {interval(r.revenue_lift_low, r.revenue_lift_high, lambda v: money(v, True))}"
-                   f"{', p = ' + p_text(r.revenue_p_value) if not _missing(r.revenue_p_value) else ''}).")
+                   f"{', ' + p_phrase(r.revenue_p_value) if not _missing(r.revenue_p_value) else ''}).")
     if r.verdict == "significant":
         direction = "more" if float(r.conversion_lift) > 0 else "less"
         effect = "messaging added about" if direction == "more" else "messaging cost about"
         return (f"{who}: significant. Contacted members converted {points(abs(float(r.conversion_lift)), False)} "
-                f"{direction} than the holdout (95% interval {ci}, p = {p_text(r.conversion_p_value)}): "
+                f"{direction} than the holdout (95% interval {ci}, {p_phrase(r.conversion_p_value)}): "
                 f"{effect} {abs(float(r.incremental_conversions)):,.0f} conversions "
                 f"({interval(r.incremental_conversions_low, r.incremental_conversions_high, lambda v: f'{v:,.0f}')})."
                 f"{revenue}")
@@ -383,7 +397,7 @@ def lift_sentence(r) -> str:
                   f" At these sizes only a lift of {points(r.minimum_detectable_lift, False)} or more would be "
                   "detected 80% of the time.")
     return (f"{who}: not significant. The lift of {points(r.conversion_lift)} could be chance (95% interval {ci}, "
-            f"p = {p_text(r.conversion_p_value)}).{detectable}{revenue}")
+            f"{p_phrase(r.conversion_p_value)}).{detectable}{revenue}")
 
 
 def campaign_lift(db: Serving) -> Content:
@@ -407,17 +421,27 @@ def campaign_lift(db: Serving) -> Content:
     matured = frame[(frame["treated_members"] + frame["holdout_members"]) > 0]
     days = frame["window_days"].dropna()
     window_text = f"{int(days.iloc[0])}-day" if not days.empty else "conversion"
-    rows = tuple((lift_label(r.segment_name), num(r.treated_members), pct(r.treated_conversion_rate),
-                  num(r.holdout_members), pct(r.holdout_conversion_rate), points(r.conversion_lift),
-                  interval(r.conversion_lift_low, r.conversion_lift_high, points), p_text(r.conversion_p_value),
-                  r.verdict, money(r.revenue_lift_per_member, sign=True),
-                  interval(r.revenue_lift_low, r.revenue_lift_high, lambda v: money(v, True)),
+    def pts(value) -> str:
+        return "–" if _missing(value) else f"{float(value) * 100:+.1f}"
+
+    def amount(value) -> str:
+        return money(value, sign=True)
+
+    def members(n, rate) -> str:
+        return num(n) if _missing(rate) else f"{num(n)} ({pct(rate)})"
+
+    rows = tuple((lift_label(r.segment_name), members(r.treated_members, r.treated_conversion_rate),
+                  members(r.holdout_members, r.holdout_conversion_rate),
+                  with_interval(r.conversion_lift, r.conversion_lift_low, r.conversion_lift_high, pts, " pts"),
+                  p_text(r.conversion_p_value), r.verdict,
+                  with_interval(r.revenue_lift_per_member, r.revenue_lift_low, r.revenue_lift_high, amount),
                   points(r.minimum_detectable_lift, False), num(r.pending_members))
                  for r in frame.itertuples(index=False))
-    tables = (Table(("segment", "contacted (matured)", "contacted conv.", "holdout (matured)", "holdout conv.",
-                     "lift", "95% interval", "p-value", "verdict", "revenue/member lift", "95% interval",
-                     "smallest detectable lift", "still in window"), rows,
-                    (False, True, True, True, True, True, False, True, False, True, False, True, True)),)
+    tables = (Table(("segment", "contacted (conv.)", "holdout (conv.)", "lift (95% interval)", "p-value",
+                     "verdict", "revenue/member (95% interval)", "detectable", "in window"), rows,
+                    (False, True, True, True, True, False, True, True, True),
+                    caption=f"Matured members and their {window_text} conversion; detectable: the smallest lift "
+                            "these sizes detect 80% of the time; in window: members still inside it"),)
     pending = int(frame["pending_members"].sum())
     if matured.empty:
         return Content(
