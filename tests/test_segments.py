@@ -301,6 +301,7 @@ def test_segment_rules_catch_a_global_holdout_member_left_in_a_marketing_list(wa
                                      "--vars", json.dumps({"as_of_date": "2026-10-31"})))
 
 
+@pytest.mark.dbt
 def test_a_global_holdout_share_that_is_not_a_share_stops_the_build(tmp_path):
     from dbt.cli.main import dbtRunner
 
