@@ -41,6 +41,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     export_spark_home(settings.home)
     from orchestration.activation.assets import ERASURES, build_activation_assets
     from orchestration.automation.triggers import build_daily_schedule, build_landing_sensor
+    from orchestration.campaigns.assets import build_lift_stats_asset, build_lift_stats_check
     from orchestration.predictions.assets import build_predictions_asset
     from orchestration.privacy.assets import build_purge_asset, model_asset_keys
     from orchestration.privacy.deadline import build_deadline_check
@@ -58,11 +59,12 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     predictions = build_predictions_asset(settings)
     manifest = json.loads(dbt_project().manifest_path.read_text())
     segment_history = build_segment_history_asset(manifest)
+    lift_stats = build_lift_stats_asset(settings)
+    python_tables = [*predictions.keys, *segment_history.keys, *lift_stats.keys]
     # The purge runs once every table of the warehouse is built, and publish waits for it.
-    purge = build_purge_asset(settings, [*model_asset_keys(manifest), *predictions.keys, *segment_history.keys])
+    purge = build_purge_asset(settings, [*model_asset_keys(manifest), *python_tables])
     serving = build_serving_asset(
-        settings, [*published_asset_keys(manifest, [*predictions.keys, *segment_history.keys]), purge.key],
-        dbt_descriptions(manifest)
+        settings, [*published_asset_keys(manifest, python_tables), purge.key], dbt_descriptions(manifest)
     )
     activation = build_activation_assets(manifest, settings)
     # Last in the run: after publish and every sync.
@@ -87,10 +89,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
     definitions = Definitions(
         assets=[
-            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, purge, serving,
+            *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, lift_stats,
+            purge, serving,
             *activation, report, build_dbt_docs_asset(settings, [serving.key]),
         ],
-        asset_checks=[*quality_checks, build_deadline_check(
+        asset_checks=[*quality_checks, build_lift_stats_check(), build_deadline_check(
             ERASURES, settings.lake_root, settings.erasure_salt, settings.erasure_deadline_days)],
         jobs=[main_job, sync_job],
         executor=executor,

@@ -66,6 +66,11 @@ class Settings:
     erasure_rewrite_days: int = 7
     # Landing files older than this many days are deleted once loaded, audited and built (None: never).
     landing_retention_days: int | None = None
+    # Share of everyone held out of every marketing segment (C360_GLOBAL_HOLDOUT_SHARE; 0 = off). dbt reads the
+    # same variable (its var global_holdout_share); here it is checked before a run and quoted by the lift step.
+    global_holdout_share: float = 0.0
+    # Matured members each arm needs before campaign lift gets a verdict (C360_LIFT_MIN_MEMBERS).
+    lift_min_members: int = 100
 
     @property
     def lake_root(self) -> Path:
@@ -110,6 +115,8 @@ class Settings:
             erasure_deadline_days=int(env.get("C360_ERASURE_DEADLINE_DAYS") or 7),
             landing_retention_days=_days(env, "C360_LANDING_RETENTION_DAYS"),
             erasure_rewrite_days=7 if rewrite_days is None else rewrite_days,
+            global_holdout_share=_share(env, "C360_GLOBAL_HOLDOUT_SHARE"),
+            lift_min_members=_positive_int(env, "C360_LIFT_MIN_MEMBERS", "members") or 100,
         )
 
 
@@ -123,11 +130,25 @@ def _days(env: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-def _positive_int(env: dict[str, str], name: str) -> int | None:
+def _positive_int(env: dict[str, str], name: str, unit: str = "bytes") -> int | None:
     """The variable as a positive integer, None when unset; anything else is an error that names it."""
     text = env.get(name)
     if not text:
         return None
     if not text.strip().isdigit() or int(text) <= 0:
-        raise ValueError(f"{name} must be a positive number of bytes, not {text!r}")
+        raise ValueError(f"{name} must be a positive number of {unit}, not {text!r}")
     return int(text)
+
+
+def _share(env: dict[str, str], name: str) -> float:
+    """The variable as a share with 0 <= share < 1 (0 when unset); anything else is an error that names it."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return 0.0
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share < 1 or not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", text):
+        raise ValueError(f"{name} must be a number with 0 <= share < 1 (0.05 holds 5% out), not {text!r}")
+    return share

@@ -90,6 +90,13 @@ def test_the_flow_after_dbt_is_wired_in_order(c360_env):
     serving = graph.get(AssetKey(["serving", "serving_duckdb"]))
     published = {AssetKey(["marts", "customer_360"]), AssetKey(["marts", "campaign_lift"]), history.key}
     assert published <= serving.parent_keys
+    # campaign_lift (dbt, from the history) -> its statistics (Python) -> publish, behind a blocking check
+    lift_stats = graph.get(AssetKey(["marts", "campaign_lift_stats"]))
+    assert lift_stats.parent_keys == {AssetKey(["marts", "campaign_lift"])}
+    assert history.key in graph.get(AssetKey(["staging", "stg_segments__memberships"])).parent_keys
+    assert lift_stats.key in serving.parent_keys
+    check = next(k for k in lift_stats.check_keys if k.name == "lift_stats_consistent")
+    assert graph.get_check_spec(check).blocking
     sync = graph.get(AssetKey(["activation", "seg_points_expiring__klaviyo"]))
     assert serving.key in sync.parent_keys
     assert any(k.name == "circuit_breaker" for k in sync.check_keys)

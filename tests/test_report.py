@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from orchestration.campaigns.assets import write_lift_stats
+from orchestration.campaigns.lift import lift_statistics, newcombe_interval
 from orchestration.report import SECTION_KEYS, build_report, chart_markdown, report_charts
 from orchestration.report.browser import console_messages, find_chromium, run_chromium
 from orchestration.report.markup import Markup, escape, tag
@@ -71,8 +73,9 @@ def make_serving(path: Path, *, payloads: bool = False, predictions: bool = True
             members bigint, holdout_members bigint, entered bigint, exited bigint);
         create table marts.campaign_lift (segment_name varchar, treated_members bigint, treated_converted bigint,
             treated_conversion_rate double, holdout_members bigint, holdout_converted bigint,
-            holdout_conversion_rate double, conversion_lift double, pending_members bigint,
-            conversion_window_days integer, as_of_date date);
+            holdout_conversion_rate double, conversion_lift double, treated_revenue double,
+            treated_revenue_sum_squares double, holdout_revenue double, holdout_revenue_sum_squares double,
+            pending_members bigint, conversion_window_days integer, as_of_date date);
         create table activation.sync_runs (run_id varchar, sync_id varchar, segment varchar, destination varchar,
             mode varchar, dry_run boolean, status varchar, started_at timestamp, audience bigint, unchanged bigint,
             sent bigint, succeeded bigint, rejected bigint, failed bigint, message varchar);
@@ -82,6 +85,8 @@ def make_serving(path: Path, *, payloads: bool = False, predictions: bool = True
     """)
     if not empty:
         _fill(con, p, predictions=predictions, matured=matured, days=days)
+    # The lift statistics as the pipeline's step computes them from campaign_lift.
+    write_lift_stats(con, min_members=100)
     for table in drop:
         con.execute(f"drop table {table}")
     con.close()
@@ -121,13 +126,21 @@ def _fill(con, p: dict, *, predictions: bool, matured: bool, days: int) -> None:
                     [(AS_OF - timedelta(days=d), s, "marketing", 30 + 5 * k - d, 3, 4 + d, d)
                      for d in range(days) for k, s in enumerate(segments)])
     lift = []
+    # seg_winback_at_risk: 400 vs 200 members, 20% vs 10% (significant); the next: 41 vs 8 (too few); the last:
+    # nobody matured yet.
     for k, s in enumerate(segments):
-        treated, holdout = (40 + k, 8) if matured and k < 2 else (0, 0)
+        treated, holdout = ((400, 200) if k == 0 else (41, 8)) if matured and k < 2 else (0, 0)
         rate_t = 0.2 + 0.05 * k if treated else None
         rate_h = 0.1 if holdout else None
-        lift.append((s, treated, int(treated * (rate_t or 0)), rate_t, holdout, int(holdout * (rate_h or 0)), rate_h,
-                     None if rate_t is None or rate_h is None else rate_t - rate_h, 12 + k, 30, AS_OF))
-    con.executemany("insert into marts.campaign_lift values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lift)
+        converted_t, converted_h = int(treated * (rate_t or 0)), int(holdout * (rate_h or 0))
+        lift.append((s, treated, converted_t, rate_t, holdout, converted_h, rate_h,
+                     None if rate_t is None or rate_h is None else rate_t - rate_h,
+                     60.0 * converted_t, 4000.0 * converted_t, 55.0 * converted_h, 3500.0 * converted_h,
+                     12 + k, 30, AS_OF))
+    if matured:  # the whole programme, without a global holdout: nothing to compare with
+        lift.append(("_all_marketing", 441, 90, 90 / 441, 0, 0, None, None, 5400.0, 360000.0, 0.0, 0.0, 39, 30,
+                     AS_OF))
+    con.executemany("insert into marts.campaign_lift values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lift)
     runs = []
     start = datetime(2026, 11, 1, 6, 0)
     for k, s in enumerate(segments):
@@ -233,8 +246,18 @@ def test_the_page_stands_alone(full_report):
 def test_sections_say_what_the_data_says(full_report):
     _, page = full_report
     # Lift measured on matured members only; the segment without any is listed as pending.
-    assert "2 of 3 segments have matured members" in page
+    assert "3 of 4 segments have matured members" in page
     assert "+10.0 pts" in page  # seg_winback_at_risk: 20% contacted vs 10% holdout
+    # The verdicts in words, with the interval drawn in the chart.
+    low, high = newcombe_interval(80, 400, 20, 200)
+    assert ("seg_winback_at_risk: significant. Contacted members converted 10.0 pts more than the holdout "
+            f"(95% interval {float(low) * 100:+.1f} pts to {float(high) * 100:+.1f} pts, p = 0.002): messaging added "
+            "about 40 conversions") in page
+    assert ": too few members to judge. 41 contacted and 8 holdout members have matured; 100 are needed in each." \
+        in page
+    assert ("The whole marketing programme against the global holdout: too few members to judge. 441 contacted and 0 "
+            "holdout members have matured; 100 are needed in each. Switch on the global holdout") in page
+    assert "all marketing (global holdout)" in page
     # Syncs: the latest run per sync, a failure included; the older successful runs are not counted.
     assert "9 syncs; latest runs: 3 success, 3 failed, 3 skipped." in page
     # Checks: the latest result per check; the old failure of check_1 passed since and is not listed.
@@ -475,3 +498,36 @@ def test_report_of_a_tiny_pipeline_run(tiny_run, tmp_path):
     if CHROMIUM is not None:
         run = run_chromium(result.path, screenshot=tmp_path / "report.png")
         assert run.returncode == 0 and run.console == (), run.console
+
+
+def test_each_verdict_is_said_in_words():
+    """The sentence of each verdict: significant up or down, not significant (with the smallest lift these sizes
+    would detect), too few members; from the statistics the pipeline's step computes."""
+    import pandas as pd
+
+    from orchestration.report.sections import lift_sentence
+
+    counts = {"up": (2000, 300, 400, 40), "down": (2000, 150, 400, 60), "noise": (2000, 205, 400, 40),
+              "small": (99, 60, 400, 10)}
+    frame = pd.DataFrame([{"segment_name": name, "treated_members": n1, "treated_converted": x1,
+                           "holdout_members": n0, "holdout_converted": x0, "treated_revenue": 50.0 * x1,
+                           "treated_revenue_sum_squares": 3000.0 * x1, "holdout_revenue": 50.0 * x0,
+                           "holdout_revenue_sum_squares": 3000.0 * x0, "as_of_date": AS_OF}
+                          for name, (n1, x1, n0, x0) in counts.items()])
+    said = {r.segment_name: lift_sentence(r) for r in lift_statistics(frame, 100).itertuples(index=False)}
+    assert said["up"].startswith("up: significant. Contacted members converted 5.0 pts more than the holdout "
+                                 "(95% interval +")
+    assert "messaging added about 100 conversions" in said["up"]
+    assert said["down"].startswith("down: significant. Contacted members converted 7.5 pts less than the holdout")
+    assert "messaging cost about 150 conversions" in said["down"]
+    assert said["noise"].startswith("noise: not significant. The lift of +0.2 pts could be chance (95% interval -")
+    assert "At these sizes only a lift of " in said["noise"] and "detected 80% of the time" in said["noise"]
+    assert said["small"] == ("small: too few members to judge. 99 contacted and 400 holdout members have matured; "
+                             "100 are needed in each.")
+    assert "Revenue per member +" in said["up"]
+
+
+def test_an_older_serving_file_without_the_lift_statistics(tmp_path):
+    serving = make_serving(tmp_path / "serving.duckdb", drop=("marts.campaign_lift_stats",))
+    result = build_report(serving, tmp_path / "report.html")
+    assert result.missing == {"campaign_lift": "table marts.campaign_lift_stats is not in the serving file"}

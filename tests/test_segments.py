@@ -188,6 +188,135 @@ def test_each_negative_experience_moves_a_marketing_member_into_service_recovery
         con.close()
 
 
+# ---- the global holdout ----------------------------------------------------------------------------------
+
+GLOBAL_SHARE = 0.2
+
+
+def bucket(text: str) -> float:
+    """The documented hash rule, recomputed outside SQL: md5, first 8 hex digits / 2^32."""
+    return int(hashlib.md5(text.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def in_global_holdout(customer_key: str, share: float = GLOBAL_SHARE) -> bool:
+    """The global holdout's rule: md5(customer_key || '|_all_marketing') below the share."""
+    return bucket(f"{customer_key}|_all_marketing") < share
+
+
+def _members(database) -> dict[str, dict[str, bool]]:
+    """Per segment, each member's holdout flag."""
+    con = duckdb.connect(str(database))
+    try:
+        return {name: dict(con.execute(f"SELECT customer_key, is_holdout FROM segments.{name}").fetchall())
+                for name in SEGMENTS}
+    finally:
+        con.close()
+
+
+def test_the_global_holdout_is_out_of_every_marketing_list_and_stays_in_service(warehouse_copy, tmp_path):
+    """C360_GLOBAL_HOLDOUT_SHARE (the dbt var global_holdout_share) switched on over the tiny run: everyone it
+    holds out (a hash of the customer key alone, recomputed here) is held out of every marketing segment and
+    taken off every marketing list by the next sync; the service segments keep them, as they were. Two builds
+    on consecutive days give everyone the same flags, and the history's stability test passes across them."""
+    from orchestration.activation.spec import load_segment_specs
+    from orchestration.activation.sync import SyncOptions, run_sync
+    from orchestration.publish.serving import publish_serving
+
+    before = _members(warehouse_copy)
+    built = {}
+    for as_of in ("2026-10-31", "2026-11-01"):
+        result = run_dbt(warehouse_copy, tmp_path, "build", "--select", "segments", "--exclude-resource-type",
+                         "unit_test", "--vars", json.dumps({"as_of_date": as_of, "global_holdout_share": GLOBAL_SHARE}))
+        assert result.success, failing_tests(result)  # segment_rules and segment_holdout_stable included
+        built[as_of] = _members(warehouse_copy)
+        if as_of == "2026-10-31":  # the run records its history; the next day's build is checked against it
+            manifest = load_manifest(tmp_path / "target" / "manifest.json")
+            with duckdb.connect(str(warehouse_copy)) as con:
+                record_segment_history(con, segment_definitions(manifest))
+
+    first, second = built["2026-10-31"], built["2026-11-01"]
+    held = set()
+    for name in MARKETING:
+        for members in (first[name], second[name]):
+            for key, is_holdout in members.items():
+                # the segment's own holdout, or the global one: nothing else
+                assert is_holdout == (bucket(f"{key}|{name}") < 0.1 or in_global_holdout(key)), (name, key)
+        held |= {k for k in first[name] if in_global_holdout(k)}
+        staying = first[name].keys() & second[name].keys()
+        assert staying and all(first[name][k] == second[name][k] for k in staying), name
+    assert len(held) >= 10, "the tiny run should put some marketing members in a 20% global holdout"
+    service = [name for name in SEGMENTS if name not in MARKETING]
+    kept = set()
+    for name in service:
+        assert first[name] == before[name], f"{name}: the global holdout changed a service segment"
+        assert not any(first[name].values()), name
+        kept |= {k for k in first[name] if in_global_holdout(k)}
+    assert kept, "some people of the global holdout should be in a service segment"
+
+    # What the email tools get: the file destination's sync of every segment, from a serving file published
+    # from this warehouse, after the tiny run's own syncs put everyone (holdout apart) on the lists.
+    # The syncs get a copy the in-process dbt never opened (dbt keeps its database instance, and with it each
+    # sync's ATTACH of the serving file, alive in this process).
+    serving, synced = tmp_path / "serving.duckdb", tmp_path / "synced.duckdb"
+    with duckdb.connect(str(warehouse_copy)) as con:
+        publish_serving(con, serving)
+        con.execute("CHECKPOINT")
+    shutil.copy(warehouse_copy, synced)
+    specs = load_segment_specs(load_manifest(tmp_path / "target" / "manifest.json"))
+    options = SyncOptions(max_change_share=1.0)
+    for spec in specs:
+        sync = run_sync(spec, "file", serving_db=serving, warehouse_db=synced, outbox_dir=tmp_path / "out",
+                        env={}, options=options)
+        assert sync.status == "success", (spec.model, sync.message)
+    with duckdb.connect(str(synced)) as con:
+        state = con.execute("SELECT sync_id, customer_key, in_list FROM activation.sync_state").fetchall()
+    listed = [(sync_id, key) for sync_id, key, in_list in state if in_list]
+    # the tiny run's syncs had put some of the held-out people on marketing lists: this sync took them off
+    taken_off = {key for sync_id, key, in_list in state
+                 if not in_list and sync_id.split(":")[0] in MARKETING and in_global_holdout(key)}
+    on_lists = {}
+    for sync_id, key in listed:
+        on_lists.setdefault(sync_id.split(":")[0], set()).add(key)
+    for name in MARKETING:
+        assert on_lists.get(name), name
+        assert not {k for k in on_lists[name] if in_global_holdout(k)}, f"{name} lists someone held out"
+    kept_now = {k for name in service for k in second[name] if in_global_holdout(k)}
+    assert kept_now and kept_now <= set().union(*(on_lists.get(name, set()) for name in service))
+    assert taken_off
+
+
+def test_segment_rules_catch_a_global_holdout_member_left_in_a_marketing_list(warehouse_copy, tmp_path):
+    con = duckdb.connect(str(warehouse_copy))
+    keys = [k for (k,) in con.execute("SELECT customer_key FROM segments.seg_category_cross_sell").fetchall()]
+    held = sorted(k for k in keys if in_global_holdout(k))
+    assert held
+    con.execute("UPDATE segments.seg_category_cross_sell SET is_holdout = false WHERE customer_key = ?", [held[0]])
+    con.close()
+    tested = run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_category_cross_sell",
+                     "--vars", json.dumps({"as_of_date": "2026-10-31", "global_holdout_share": GLOBAL_SHARE}))
+    failed = failing_tests(tested)
+    assert [name for name in failed if name.startswith("segment_rules_seg_category_cross_sell")], failed
+    # Off (the default), the same table passes: nobody is held out globally.
+    assert not failing_tests(run_dbt(warehouse_copy, tmp_path, "test", "--select", "seg_category_cross_sell",
+                                     "--vars", json.dumps({"as_of_date": "2026-10-31"})))
+
+
+@pytest.mark.dbt
+def test_a_global_holdout_share_that_is_not_a_share_stops_the_build(tmp_path):
+    from dbt.cli.main import dbtRunner
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DUCKDB_DATABASE", str(tmp_path / "empty.duckdb"))
+        result = dbtRunner().invoke([
+            "run-operation", "validate_segment_meta", "--vars", json.dumps({"global_holdout_share": "1.5"}),
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        ])
+    assert not result.success
+    assert "var global_holdout_share (C360_GLOBAL_HOLDOUT_SHARE) must be a number with 0 <= share < 1, got: 1.5" \
+        in (tmp_path / "logs" / "dbt.log").read_text()
+
+
 # ---- the generic tests can fail ------------------------------------------------------------------------
 
 def failing_tests(result) -> dict[str, int]:

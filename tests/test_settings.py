@@ -52,3 +52,19 @@ def test_the_variable_wins_and_an_empty_landing_zone_falls_back_to_the_default(c
     write_shop_day(landing, "2023-01-05")
     monkeypatch.setenv("C360_PARTITION_START", "2023-06-01")
     assert Settings.from_env().partition_start_date == date(2023, 6, 1)
+
+
+def test_the_global_holdout_share_and_the_lift_minimum_are_read_and_checked(tmp_path):
+    import pytest
+
+    base = {"C360_HOME": str(tmp_path)}
+    defaults = Settings.from_env(base)
+    assert (defaults.global_holdout_share, defaults.lift_min_members) == (0.0, 100)
+    chosen = Settings.from_env({**base, "C360_GLOBAL_HOLDOUT_SHARE": "0.05", "C360_LIFT_MIN_MEMBERS": "250"})
+    assert (chosen.global_holdout_share, chosen.lift_min_members) == (0.05, 250)
+    for bad in ("1", "1.5", "-0.1", "5%", "abc", "nan"):
+        with pytest.raises(ValueError, match="C360_GLOBAL_HOLDOUT_SHARE must be a number with 0 <= share < 1"):
+            Settings.from_env({**base, "C360_GLOBAL_HOLDOUT_SHARE": bad})
+    for bad in ("0", "-5", "ten"):
+        with pytest.raises(ValueError, match="C360_LIFT_MIN_MEMBERS must be a positive number of members"):
+            Settings.from_env({**base, "C360_LIFT_MIN_MEMBERS": bad})

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 # Colours: one per meaning, reused across charts so a marketer learns them once.
@@ -195,29 +196,57 @@ def segment_chart(sizes: pd.DataFrame) -> bytes:
 
 
 def lift_chart(lift: pd.DataFrame) -> bytes:
-    """Conversion rate of contacted vs holdout members per segment, each labelled with the lift in points."""
+    """Per segment (`label`), the conversion lift in points and the revenue-per-member lift, each a dot with its
+    95% interval as an error bar, coloured by the verdict (green/red: significant up/down, blue: not
+    significant, grey: too few members) around a line at zero."""
+    labels = [short(s, 30) for s in lift["label"]]
+    y = np.arange(len(lift))[::-1]
+    verdict = lift["verdict"].astype(str).to_numpy()
+
+    def colour(i: int, value: float) -> str:
+        if verdict[i] == "significant":
+            return GREEN if value > 0 else RED
+        return BLUE if verdict[i] == "not significant" else GREY
+
+    def panel(ax, estimate: str, low: str, high: str, scale: float, title: str, xlabel: str) -> None:
+        values = lift[estimate].astype(float).to_numpy() * scale
+        lows = lift[low].astype(float).to_numpy() * scale
+        highs = lift[high].astype(float).to_numpy() * scale
+        ax.axvline(0, color="#555", linewidth=0.8)
+        for i, (value, lo, hi) in enumerate(zip(values, lows, highs, strict=True)):
+            if np.isnan(value):
+                ax.annotate("n/a", (0, y[i]), ha="center", va="center", fontsize=8, color=GREY)
+                continue
+            c = colour(i, value)
+            if not (np.isnan(lo) or np.isnan(hi)):
+                # a light band over the interval, whiskers at its ends, the estimate as a dot
+                ax.barh(y[i], hi - lo, left=lo, height=0.32, color=c, alpha=0.45, linewidth=0)
+                ax.errorbar(value, y[i], xerr=[[value - lo], [hi - value]], fmt="none", ecolor=c, elinewidth=2,
+                            capsize=4)
+            ax.plot(value, y[i], "o", color=c, markersize=7,
+                    markerfacecolor="white" if verdict[i] == "too few members" else c)
+        ax.set_yticks(y, labels)
+        ax.set_ylim(-0.7, len(lift) - 0.3)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.margins(x=0.15)
 
     def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        x = np.arange(len(lift))
-        width = 0.38
-        treated = lift["treated_conversion_rate"].astype(float).fillna(0).to_numpy()
-        holdout = lift["holdout_conversion_rate"].astype(float).fillna(0).to_numpy()
-        ax.bar(x - width / 2, treated, width, color=BLUE, label="contacted")
-        ax.bar(x + width / 2, holdout, width, color=GREY, label="holdout (not contacted)")
-        top = max(float(np.nanmax(np.r_[treated, holdout, 0.01])), 0.01)
-        for i, value in enumerate(lift["conversion_lift"]):
-            text = "lift n/a" if pd.isna(value) else f"lift {value * 100:+.1f} pts"
-            ax.annotate(text, (i, top * 1.04), ha="center", fontsize=8)
-        ax.set_ylim(0, top * 1.15)
-        ax.set_xticks(x, [short(s, 26) for s in lift["segment_name"]], rotation=15, ha="right")
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        ax.set_title("Campaign lift: conversion of contacted vs holdout members")
-        ax.set_xlabel("segment")
-        ax.set_ylabel("conversion rate")
+        left, right = fig.subplots(1, 2, sharey=True)
+        panel(left, "conversion_lift", "conversion_lift_low", "conversion_lift_high", 100.0,
+              "Conversion lift, 95% interval", "contacted minus holdout conversion (percentage points)")
+        panel(right, "revenue_lift_per_member", "revenue_lift_low", "revenue_lift_high", 1.0,
+              "Revenue per member lift, 95% interval", "contacted minus holdout net revenue per member")
+        left.set_ylabel("segment")
+        handles = [Line2D([], [], marker="o", linestyle="-", color=c, markerfacecolor=f, label=text)
+                   for c, f, text in ((GREEN, GREEN, "significant: messaging helped"),
+                                      (RED, RED, "significant: messaging hurt"),
+                                      (BLUE, BLUE, "not significant (could be chance)"),
+                                      (GREY, "white", "too few members to judge"))]
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+        fig.suptitle("Campaign lift: contacted vs holdout members, with 95% intervals", fontweight="bold")
 
-    return _draw(10, 4.2, draw)
+    return _draw(11, 1.8 + 0.45 * max(len(lift), 2), draw)
 
 
 def status_chart(counts: pd.DataFrame, *, title: str, xlabel: str, ylabel: str) -> bytes:

@@ -322,28 +322,126 @@ def segment_sizes(db: Serving) -> Content:
 
 # --- 6. campaign lift ---------------------------------------------------------------------------------------
 
+PROGRAMME = "_all_marketing"  # campaign_lift's row for the whole programme against the global holdout
+LIFT_STATS_COLUMNS = ("verdict", "conversion_lift_low", "conversion_lift_high", "conversion_p_value",
+                      "incremental_conversions", "incremental_conversions_low", "incremental_conversions_high",
+                      "revenue_lift_per_member", "revenue_lift_low", "revenue_lift_high", "revenue_p_value",
+                      "incremental_revenue", "incremental_revenue_low", "incremental_revenue_high",
+                      "minimum_detectable_lift", "min_members_per_arm")
+
+
+def points(value, sign: bool = True) -> str:
+    """A difference of rates in percentage points (+1.2 pts), '–' when unknown."""
+    return "–" if _missing(value) else f"{float(value) * 100:{'+' if sign else ''}.1f} pts"
+
+
+def money(value, sign: bool = False) -> str:
+    """An amount of the shop's currency with two decimals, '–' when unknown."""
+    return "–" if _missing(value) else f"{float(value):{'+' if sign else ''},.2f}"
+
+
+def interval(low, high, fmt: Callable[..., str]) -> str:
+    """'low to high' with the formatter, '–' when either end is unknown."""
+    return "–" if _missing(low) or _missing(high) else f"{fmt(low)} to {fmt(high)}"
+
+
+def p_text(value) -> str:
+    """A p-value as a reader expects it: '< 0.001' for very small ones."""
+    return "–" if _missing(value) else "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def p_phrase(value) -> str:
+    """'p = 0.012', 'p < 0.001', or 'no p-value' when there is nothing to test."""
+    text = p_text(value)
+    return "no p-value" if text == "–" else f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def with_interval(value, low, high, fmt: Callable[..., str], unit: str = "") -> str:
+    """'+4.2 pts (+1.1 to +7.3)': an estimate and its 95% interval in one cell."""
+    if _missing(value):
+        return "–"
+    ends = "" if _missing(low) or _missing(high) else f" ({fmt(low)} to {fmt(high)})"
+    return f"{fmt(value)}{unit}{ends}"
+
+
+def lift_label(name: str) -> str:
+    """The segment as the report names it ('_all_marketing' is the whole programme)."""
+    return "all marketing (global holdout)" if name == PROGRAMME else name
+
+
+def lift_sentence(r) -> str:
+    """The verdict of one segment in words, with the figures that back it."""
+    who = "The whole marketing programme against the global holdout" if r.segment_name == PROGRAMME \
+        else str(r.segment_name)
+    if r.verdict == "too few members":
+        needed = f"{int(r.min_members_per_arm):,}" if not _missing(r.min_members_per_arm) else "more"
+        extra = (" Switch on the global holdout (C360_GLOBAL_HOLDOUT_SHARE) to measure it."
+                 if r.segment_name == PROGRAMME and int(r.holdout_members) == 0 else "")
+        return (f"{who}: too few members to judge. {int(r.treated_members):,} contacted and "
+                f"{int(r.holdout_members):,} holdout members have matured; {needed} are needed in each.{extra}")
+    ci = interval(r.conversion_lift_low, r.conversion_lift_high, points)
+    revenue = ""
+    if not _missing(r.revenue_lift_per_member):
+        revenue = (f" Revenue per member {money(r.revenue_lift_per_member, sign=True)} "
+                   f"(95% interval {interval(r.revenue_lift_low, r.revenue_lift_high, lambda v: money(v, True))}"
+                   f"{', ' + p_phrase(r.revenue_p_value) if not _missing(r.revenue_p_value) else ''}).")
+    if r.verdict == "significant":
+        direction = "more" if float(r.conversion_lift) > 0 else "less"
+        effect = "messaging added about" if direction == "more" else "messaging cost about"
+        return (f"{who}: significant. Contacted members converted {points(abs(float(r.conversion_lift)), False)} "
+                f"{direction} than the holdout (95% interval {ci}, {p_phrase(r.conversion_p_value)}): "
+                f"{effect} {abs(float(r.incremental_conversions)):,.0f} conversions "
+                f"({interval(r.incremental_conversions_low, r.incremental_conversions_high, lambda v: f'{v:,.0f}')})."
+                f"{revenue}")
+    detectable = ("" if _missing(r.minimum_detectable_lift) else
+                  f" At these sizes only a lift of {points(r.minimum_detectable_lift, False)} or more would be "
+                  "detected 80% of the time.")
+    return (f"{who}: not significant. The lift of {points(r.conversion_lift)} could be chance (95% interval {ci}, "
+            f"{p_phrase(r.conversion_p_value)}).{detectable}{revenue}")
+
+
 def campaign_lift(db: Serving) -> Content:
-    """Conversion of contacted vs holdout members whose conversion window is over (marts.campaign_lift)."""
-    table = "marts.campaign_lift"
+    """Conversion of contacted vs holdout members whose conversion window is over (marts.campaign_lift), with the
+    95% intervals, p-values and verdicts of marts.campaign_lift_stats."""
+    table, stats = "marts.campaign_lift", "marts.campaign_lift_stats"
     db.require(table, "segment_name", "treated_members", "holdout_members", "treated_conversion_rate",
                "holdout_conversion_rate", "conversion_lift", "pending_members")
-    window = "conversion_window_days" if db.has(table, "conversion_window_days") else "null"
-    frame = db.df(f"select segment_name, treated_members, holdout_members, treated_conversion_rate, "
-                  f"holdout_conversion_rate, conversion_lift, pending_members, {window} as window_days "
-                  f"from {table} order by segment_name")
+    db.require(stats, "segment_name", *LIFT_STATS_COLUMNS)
+    window = "l.conversion_window_days" if db.has(table, "conversion_window_days") else "null"
+    frame = db.df(f"select l.segment_name, l.treated_members, l.holdout_members, l.treated_conversion_rate, "
+                  f"l.holdout_conversion_rate, l.conversion_lift, l.pending_members, {window} as window_days, "
+                  f"{', '.join('s.' + c for c in LIFT_STATS_COLUMNS)} "
+                  f"from {table} as l left join {stats} as s on s.segment_name = l.segment_name "
+                  f"order by l.segment_name = '{PROGRAMME}', l.segment_name")
     if frame.empty:
         return Content(notice="No marketing segments to measure: marts.campaign_lift is empty.")
     for column in ("treated_members", "holdout_members", "pending_members"):
         frame[column] = frame[column].fillna(0).astype(int)
+    frame["verdict"] = frame["verdict"].fillna("too few members")
     matured = frame[(frame["treated_members"] + frame["holdout_members"]) > 0]
     days = frame["window_days"].dropna()
     window_text = f"{int(days.iloc[0])}-day" if not days.empty else "conversion"
-    rows = tuple((r.segment_name, num(r.treated_members), pct(r.treated_conversion_rate), num(r.holdout_members),
-                  pct(r.holdout_conversion_rate),
-                  "–" if _missing(r.conversion_lift) else f"{float(r.conversion_lift) * 100:+.1f} pts",
-                  num(r.pending_members)) for r in frame.itertuples(index=False))
-    tables = (Table(("segment", "contacted (matured)", "contacted conv.", "holdout (matured)", "holdout conv.",
-                     "lift", "still in window"), rows, (False, True, True, True, True, True, True)),)
+    def pts(value) -> str:
+        return "–" if _missing(value) else f"{float(value) * 100:+.1f}"
+
+    def amount(value) -> str:
+        return money(value, sign=True)
+
+    def members(n, rate) -> str:
+        return num(n) if _missing(rate) else f"{num(n)} ({pct(rate)})"
+
+    rows = tuple((lift_label(r.segment_name), members(r.treated_members, r.treated_conversion_rate),
+                  members(r.holdout_members, r.holdout_conversion_rate),
+                  with_interval(r.conversion_lift, r.conversion_lift_low, r.conversion_lift_high, pts, " pts"),
+                  p_text(r.conversion_p_value), r.verdict,
+                  with_interval(r.revenue_lift_per_member, r.revenue_lift_low, r.revenue_lift_high, amount),
+                  points(r.minimum_detectable_lift, False), num(r.pending_members))
+                 for r in frame.itertuples(index=False))
+    tables = (Table(("segment", "contacted (conv.)", "holdout (conv.)", "lift (95% interval)", "p-value",
+                     "verdict", "revenue/member (95% interval)", "detectable", "in window"), rows,
+                    (False, True, True, True, True, False, True, True, True),
+                    caption=f"Matured members and their {window_text} conversion; detectable: the smallest lift "
+                            "these sizes detect 80% of the time; in window: members still inside it"),)
     pending = int(frame["pending_members"].sum())
     if matured.empty:
         return Content(
@@ -351,14 +449,14 @@ def campaign_lift(db: Serving) -> Content:
                     f"their {window_text} window, so no lift can be measured. It appears once a member's window "
                     "is over."),
             tables=tables, headline=(("campaign lift", "pending"),))
-    small = matured[matured["holdout_members"] < 100]
+    significant = int((matured["verdict"] == "significant").sum())
     notes = [f"{len(matured)} of {len(frame)} segments have matured members; {pending:,} members still in their "
-             f"{window_text} window."]
-    if not small.empty:
-        notes.append(f"{len(small)} segment(s) have fewer than 100 matured holdout members: treat their lift "
-                     "as indicative only.")
-    return Content(chart=charts.lift_chart(matured), notes=tuple(notes), tables=tables,
-                   headline=(("segments with lift measured", f"{len(matured)} of {len(frame)}"),))
+             f"{window_text} window. A lift is significant when its two-sided p-value is below 0.05: its 95% "
+             "interval then leaves out zero.",
+             *(lift_sentence(r) for r in matured.itertuples(index=False))]
+    return Content(chart=charts.lift_chart(matured.assign(label=matured["segment_name"].map(lift_label))),
+                   notes=tuple(notes), tables=tables,
+                   headline=(("segments with significant lift", f"{significant} of {len(matured)}"),))
 
 
 # --- 7. sync results ----------------------------------------------------------------------------------------
@@ -494,9 +592,11 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "measure lift; big entries or exits mean the audience changed a lot that day.",
                 ("segments.segment_sizes_daily",), segment_sizes),
     SectionSpec("campaign_lift", "Campaign lift",
-                "For each segment, the contacted bar higher than the holdout bar means the messages drove extra "
-                "orders; lift is the gap in percentage points, measured only once members' windows are over.",
-                ("marts.campaign_lift",), campaign_lift),
+                "Each dot is how many more percentage points of contacted members than of holdout members bought "
+                "(left) and how much more revenue per member they brought (right); the line through it is the 95% "
+                "interval. A line clear of zero is a real effect (green: messaging helped, red: it hurt); a line "
+                "across zero could be chance; grey means too few members to judge.",
+                ("marts.campaign_lift", "marts.campaign_lift_stats"), campaign_lift),
     SectionSpec("sync_results", "Sync results",
                 "Green means the latest sync of that segment reached the tool; red or purple needs attention; grey "
                 "was skipped (usually no API key configured).",

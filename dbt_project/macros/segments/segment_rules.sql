@@ -12,7 +12,10 @@
     service    only hard bounces and spam complaints are left out.
   Both: a member needs an email, and erased people cannot appear (they are not in customer_360).
   is_holdout flags a deterministic share (meta `holdout_share`) of the members as the control group: a hash
-  of customer_key and the segment's name, so a person stays in or out of it on every rebuild.
+  of customer_key and the segment's name, so a person stays in or out of it on every rebuild. In a marketing
+  segment it also flags the global holdout (var `global_holdout_share`, 0 = off): people held out of every
+  marketing segment, by a hash of customer_key alone, so the whole programme's lift can be measured. Service
+  segments never hold anyone out for it.
 #}
 
 {% macro segment_members(candidates, fields) -%}
@@ -25,8 +28,9 @@ select
     c360.email,
     c360.first_name,
     c360.email_consent,
-    {{ holdout_bucket(dbt.concat(["c360.customer_key", "'|'", "'" ~ this.identifier ~ "'"])) }}
-        < {{ settings.holdout_share }} as is_holdout,
+    ({{ holdout_bucket(dbt.concat(["c360.customer_key", "'|'", "'" ~ this.identifier ~ "'"])) }}
+        < {{ settings.holdout_share }}
+    {%- if settings.purpose == 'marketing' %} or {{ in_global_holdout('c360.customer_key') }}{% endif %}) as is_holdout,
     {%- for field in fields %}
     candidates.{{ field }},
     {%- endfor %}
@@ -68,6 +72,34 @@ where c360.email is not null
 
 {% macro duckdb__holdout_bucket(expr) -%}
     (cast(('0x' || substr(md5({{ expr }}), 1, 8)) as bigint) / 4294967296.0)
+{%- endmacro %}
+
+
+{#- The global holdout's share as a number: the var `global_holdout_share` (C360_GLOBAL_HOLDOUT_SHARE, default 0:
+    off). Anything but a number in [0, 1) stops the build naming the variable. -#}
+{% macro global_holdout_share() -%}
+    {%- set text = var('global_holdout_share', 0) | string | trim -%}
+    {%- if text | lower in ('', 'none', 'null') -%}
+        {{ return(0.0) }}
+    {%- endif -%}
+    {%- if not modules.re.match('^([0-9]+[.]?[0-9]*|[.][0-9]+)$', text) or (text | float) >= 1 -%}
+        {{ exceptions.raise_compiler_error("var global_holdout_share (C360_GLOBAL_HOLDOUT_SHARE) must be a number"
+            ~ " with 0 <= share < 1, got: " ~ text) }}
+    {%- endif -%}
+    {{ return(text | float) }}
+{%- endmacro %}
+
+
+{#- true when the person is in the global holdout: md5(customer_key || '|_all_marketing'), read as a number in
+    [0, 1), below the share. The key alone decides (no segment, no date), so a person is held out of every
+    marketing segment, on every rebuild, and a larger share keeps everyone a smaller one held out. -#}
+{% macro in_global_holdout(customer_key) -%}
+    {%- set share = global_holdout_share() -%}
+    {%- if share > 0 -%}
+        ({{ holdout_bucket(dbt.concat([customer_key, "'|_all_marketing'"])) }} < {{ share }})
+    {%- else -%}
+        false
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -9,12 +9,16 @@
     subscribed_promoted the promoted category / product (the columns meta.segment.promotes declares) is one
                         the member actively subscribes to
     erased              the member's email belongs to an erased person
-    holdout_share       the control group's share is off the declared share by more than chance allows
-                        (4 standard errors, at least 2 points; checked from `min_members` members)
+    global_holdout      marketing: a member in the global holdout (var global_holdout_share) is not held out
+    holdout_share       the control group's share is off the expected share by more than chance allows
+                        (4 standard errors, at least 2 points; checked from `min_members` members): the
+                        declared share, and for marketing also the global holdout's (1 - (1 - s)(1 - g))
 #}
 
 {% test segment_rules(model, min_members=200) %}
 {%- set settings = segment_settings_of(model) -%}
+{%- set share = settings.holdout_share if settings.purpose != 'marketing'
+    else 1 - (1 - settings.holdout_share) * (1 - global_holdout_share()) -%}
 {#- referenced outside the loop over the declared columns below (empty while parsing), so dbt records the dependency when parsing -#}
 {%- set subscriptions = ref('int_subscriptions_resolved') -%}
 
@@ -54,6 +58,14 @@ failures as (
         on sub.customer_key = m.customer_key and sub.is_active and sub.{{ item }} = m.{{ column }}
     {%- endfor %}
 
+    {%- if settings.purpose == 'marketing' %}
+
+    union all
+
+    select 'global_holdout', customer_key from members
+    where not is_holdout and {{ in_global_holdout('customer_key') }}
+    {%- endif %}
+
     union all
 
     select 'erased', m.customer_key
@@ -67,8 +79,8 @@ failures as (
         select count(*) as n, sum(case when is_holdout then 1 else 0 end) as held_out from members
     ) as shares
     where n >= {{ min_members }}
-        and abs(held_out * 1.0 / n - {{ settings.holdout_share }}) > greatest(
-            0.02, 4 * sqrt({{ settings.holdout_share }} * (1 - {{ settings.holdout_share }}) / n)
+        and abs(held_out * 1.0 / n - {{ share }}) > greatest(
+            0.02, 4 * sqrt({{ share }} * (1 - {{ share }}) / n)
         )
 
 )
@@ -80,7 +92,9 @@ select * from failures
 {#
   segment_holdout_stable: a member who is open in segments.segment_memberships (the history kept across
   runs) keeps the holdout flag recorded when they entered. Passes while there is no history yet (first
-  build). Found by name, not ref(), so the segment does not depend on its own history.
+  build). Found by name, not ref(), so the segment does not depend on its own history. One flip is allowed:
+  into the holdout by the global holdout (switched on or raised), which stops the messages at once; the stay
+  keeps the flag recorded at entry.
 #}
 {% test segment_holdout_stable(model) %}
 {%- set history = adapter.get_relation(database=model.database, schema='segments',
@@ -93,5 +107,6 @@ from {{ model }} as m
 inner join {{ history }} as h
     on h.segment_name = '{{ model.identifier }}' and h.customer_key = m.customer_key and h.exited_at is null
 where h.is_holdout <> m.is_holdout
+    and not (m.is_holdout and {{ in_global_holdout('m.customer_key') }})
 {%- endif %}
 {% endtest %}

@@ -7,6 +7,8 @@
 
 {% macro validate_segment_meta() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {#- raises on a global holdout share that is not a number in [0, 1), before anything is built -#}
+    {%- do global_holdout_share() -%}
     {%- set errors = [] -%}
     {%- set tested = {} -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'test' and node.test_metadata -%}
