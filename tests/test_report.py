@@ -79,6 +79,8 @@ def make_serving(path: Path, *, payloads: bool = False, predictions: bool = True
         create table activation.sync_runs (run_id varchar, sync_id varchar, segment varchar, destination varchar,
             mode varchar, dry_run boolean, status varchar, started_at timestamp, audience bigint, unchanged bigint,
             sent bigint, succeeded bigint, rejected bigint, failed bigint, message varchar);
+        create table audit.erasure_deletions (destination varchar, people_pending bigint, people_overdue bigint,
+            oldest_erased_at timestamptz, deadline_days integer, checked_at timestamptz);
         create table audit.check_results (run_id varchar, checked_at timestamp, asset varchar, suite varchar,
             check_name varchar, severity varchar, status varchar, success boolean, unexpected_count bigint,
             details varchar);
@@ -167,6 +169,9 @@ def _fill(con, p: dict, *, predictions: bool, matured: bool, days: int) -> None:
     checks.append(("run1", start, "raw/shop__orders", "raw.shop__orders", "row_count_in_range", "warning", "error",
                    False, None, "query failed"))
     con.executemany("insert into audit.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", checks)
+    con.executemany("insert into audit.erasure_deletions values (?, ?, ?, ?, 7, ?)",
+                    [("klaviyo", 3, 2, start - timedelta(days=12), start),
+                     (p["destination"], 1, 0, start - timedelta(days=2), start)])
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -230,10 +235,10 @@ def test_every_section_draws_a_chart_with_data(full_report):
         pixels = decode_png(png)
         assert pixels.shape[0] > 200 and pixels.shape[1] > 500, key
         assert coloured_share(pixels) > 0.005, f"{key} looks empty"
-    assert page.count('data-chart="') == 8
+    assert page.count('data-chart="') == len(SECTION_KEYS) == 9
     for key in SECTION_KEYS:
         assert f'<section id="{key}" data-status="chart">' in page
-    assert page.count("How to read it: ") == 8
+    assert page.count("How to read it: ") == 9
 
 
 def test_the_page_stands_alone(full_report):
@@ -264,6 +269,9 @@ def test_sections_say_what_the_data_says(full_report):
     assert "2 failed checks (1 critical)" in page
     assert "old failure" not in page and "query failed" in page
     assert "On average" in page and "buys again in the month after its first order" in page
+    # Erasure deletions: 4 people still held by 2 destinations, 2 of them past the 7-day deadline.
+    assert ("4 erased people are still held by 2 destination(s) that have not confirmed their deletion (failed, or "
+            "skipped for want of an API key); 2 of them are past the 7-day deadline.") in page
 
 
 def test_every_string_from_the_data_is_escaped(full_report):
@@ -323,7 +331,7 @@ def test_missing_tables_are_named_and_the_rest_still_renders(tmp_path):
     # The funnel falls back to the latest day of lifecycle_daily.
     assert "lifecycle_funnel" in result.rendered and "lifecycle_funnel" in result.charts
     assert page.count("Missing input: ") == 4
-    assert "4 of 8" in page and result.failed == {}
+    assert "4 of 9" in page and result.failed == {}
 
 
 def test_an_older_serving_file_without_some_columns(tmp_path):
@@ -344,8 +352,9 @@ def test_an_older_serving_file_without_some_columns(tmp_path):
 def test_empty_tables_and_no_serving_file(tmp_path):
     empty = build_report(make_serving(tmp_path / "empty.duckdb", empty=True), tmp_path / "empty.html")
     assert empty.failed == {} and empty.missing == {} and empty.charts == {}
-    assert [s.status for s in empty.sections] == ["notice"] * 8
+    assert [s.status for s in empty.sections] == ["notice"] * 9
     assert "No sync has run yet" in empty.path.read_text()
+    assert "No deletion is pending" in empty.path.read_text()
 
     absent = build_report(tmp_path / "nothing.duckdb", tmp_path / "absent.html")
     assert set(absent.missing) == set(SECTION_KEYS) and absent.rendered == []
@@ -413,7 +422,7 @@ def test_report_renders_in_chromium_without_console_errors(full_report, tmp_path
     assert run.console == (), f"console messages: {run.console}"
     pixels = decode_png(shot.read_bytes())
     assert pixels.shape[:2] == (4000, 1280)
-    assert probe_charts(result.path, tmp_path) == {"charts": "8", "broken": "0", "collapsed": "0"}
+    assert probe_charts(result.path, tmp_path) == {"charts": str(len(SECTION_KEYS)), "broken": "0", "collapsed": "0"}
 
 
 @needs_chromium

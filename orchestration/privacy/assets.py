@@ -6,12 +6,14 @@ No `from __future__ import annotations` here: Dagster inspects the `context` ann
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.ingestion.retention import retire_landing_files
+from orchestration.privacy.deadline import record_pending_deletions
 from orchestration.privacy.purge import purge_erased
 from orchestration.settings import Settings
 
@@ -62,6 +64,12 @@ def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
         context.log.info(f"purge: {result.identifiers} identifiers, {sum(result.raw_rows.values())} raw records, "
                          f"{sum(result.warehouse_rows.values())} warehouse rows, {result.seconds:.1f} s")
         metadata = result.metadata()
+        with warehouse.get_connection() as con:
+            # What the run report shows: the deletions destinations still owe, as of this purge.
+            pending = record_pending_deletions(con, settings.lake_root, settings.erasure_salt, datetime.now(UTC),
+                                               settings.erasure_deadline_days)
+        metadata["deletions_pending"] = sum(r[1] for r in pending)
+        metadata["deletions_overdue"] = sum(r[2] for r in pending)
         if settings.landing_retention_days is not None:
             # After the purge: the lake no longer holds an erased person's records, and neither will the
             # landing files retention deletes.

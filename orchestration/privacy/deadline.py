@@ -48,6 +48,23 @@ def pending_deletions(con: duckdb.DuckDBPyConnection, lake_root: Path, salt: str
     ).fetchall()
 
 
+ERASURE_DELETIONS = "audit.erasure_deletions"
+
+
+def record_pending_deletions(con: duckdb.DuckDBPyConnection, lake_root: Path, salt: str, now: datetime,
+                             deadline_days: int) -> list[tuple[str, int, int, datetime]]:
+    """Write `audit.erasure_deletions` (one row per destination still holding erased people: how many, how many
+    past the deadline, the oldest erasure) for the run report; empty when every deletion was confirmed."""
+    rows = pending_deletions(con, lake_root, salt, now, deadline_days)
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    con.execute(f"CREATE OR REPLACE TABLE {ERASURE_DELETIONS} (destination VARCHAR, people_pending BIGINT, "
+                "people_overdue BIGINT, oldest_erased_at TIMESTAMPTZ, deadline_days INTEGER, checked_at TIMESTAMPTZ)")
+    if rows:
+        con.executemany(f"INSERT INTO {ERASURE_DELETIONS} VALUES (?, ?, ?, ?, ?, ?)",
+                        [(*row, deadline_days, now) for row in rows])
+    return rows
+
+
 def build_deadline_check(asset: AssetKey, lake_root: Path, salt: str, deadline_days: int = DEFAULT_DEADLINE_DAYS):
     """The ERROR check on activation's erasures: no destination holds an erased person past the deadline."""
 

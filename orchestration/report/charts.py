@@ -20,7 +20,8 @@ from matplotlib.ticker import PercentFormatter
 # Colours: one per meaning, reused across charts so a marketer learns them once.
 BLUE, ORANGE, GREEN, RED, GREY, PURPLE = "#3b6ea8", "#e08a2c", "#3a9a5b", "#c8453c", "#9a9a9a", "#7b5ea7"
 STATUS_COLOURS = {"passed": GREEN, "success": GREEN, "failed": RED, "error": "#8b1e16", "blocked": PURPLE,
-                  "skipped": GREY, "dry_run": BLUE, "running": ORANGE, "interrupted": ORANGE}
+                  "skipped": GREY, "dry_run": BLUE, "running": ORANGE, "interrupted": ORANGE,
+                  "within deadline": ORANGE, "overdue": RED}
 RC = {"text.parse_math": False, "font.size": 9, "axes.titlesize": 11, "axes.titleweight": "bold",
       "axes.spines.top": False, "axes.spines.right": False}
 DPI = 96

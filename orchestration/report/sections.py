@@ -1,4 +1,4 @@
-"""The eight sections of the run report: what each reads from serving.duckdb and what it shows.
+"""The nine sections of the run report: what each reads from serving.duckdb and what it shows.
 
 A section builder returns plain data (numbers, strings, PNG bytes), never HTML: the page module escapes every
 string when it renders. A missing table or column raises MissingInput, which the report shows as the reason
@@ -502,7 +502,43 @@ def sync_results(db: Serving) -> Content:
                    headline=(("syncs failed or blocked", num(failed)),))
 
 
-# --- 8. check results ---------------------------------------------------------------------------------------
+# --- 8. erasure deletions -----------------------------------------------------------------------------------
+
+def erasure_deletions(db: Serving) -> Content:
+    """Deletions of erased people that destinations still owe (audit.erasure_deletions, written by the purge):
+    pending per destination, and how many are past the deadline."""
+    table = "audit.erasure_deletions"
+    db.require(table, "destination", "people_pending", "people_overdue", "deadline_days")
+    oldest = "oldest_erased_at" if db.has(table, "oldest_erased_at") else "null"
+    frame = db.df(f"select destination, people_pending, people_overdue, {oldest} as oldest_erased_at, deadline_days "
+                  f"from {table} order by destination")
+    if frame.empty:
+        return Content(notice="No deletion is pending: every erased person was deleted from every destination that "
+                              "had received them.", headline=(("erasure deletions overdue", "0"),))
+    frame["destination"] = frame["destination"].fillna("(none)").astype(str)
+    for column in ("people_pending", "people_overdue"):
+        frame[column] = frame[column].fillna(0).astype(int)
+    days = int(frame["deadline_days"].dropna().iloc[0]) if frame["deadline_days"].notna().any() else None
+    counts = pd.DataFrame({"within deadline": (frame["people_pending"] - frame["people_overdue"]).to_numpy(),
+                           "overdue": frame["people_overdue"].to_numpy()}, index=frame["destination"])
+    pending, overdue = int(frame["people_pending"].sum()), int(frame["people_overdue"].sum())
+    deadline = f"the {days}-day deadline" if days is not None else "the deadline"
+    notes = [f"{pending:,} erased people are still held by {len(frame)} destination(s) that have not confirmed "
+             f"their deletion (failed, or skipped for want of an API key); {overdue:,} of them are past {deadline}."]
+    if overdue:
+        notes.append("Overdue deletions fail the erasure_deadline check: fix the destination's key or error and run "
+                     "`c360 sync`.")
+    rows = tuple((r.destination, num(r.people_pending), num(r.people_overdue), day(r.oldest_erased_at))
+                 for r in frame.itertuples(index=False))
+    chart = charts.status_chart(counts, title="Erasure deletions destinations still owe", xlabel="destination",
+                                ylabel="people")
+    return Content(chart=chart, notes=tuple(notes),
+                   tables=(Table(("destination", "pending", "overdue", "oldest erasure"), rows,
+                                 (False, True, True, False)),),
+                   headline=(("erasure deletions overdue", num(overdue)),))
+
+
+# --- 9. check results ---------------------------------------------------------------------------------------
 
 def check_results(db: Serving) -> Content:
     """The latest result of each data-quality check (audit.check_results): passed/failed per severity and the
@@ -601,6 +637,10 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Green means the latest sync of that segment reached the tool; red or purple needs attention; grey "
                 "was skipped (usually no API key configured).",
                 ("activation.sync_runs",), sync_results),
+    SectionSpec("erasure_deletions", "Erasure deletions",
+                "Each bar is a destination still holding people who asked to be erased; red is past the deadline "
+                "(the erasure_deadline check fails on it). No bar: every deletion was confirmed.",
+                ("audit.erasure_deletions",), erasure_deletions),
     SectionSpec("check_results", "Data quality checks",
                 "Green checks passed; any red in the critical bar blocked publishing; failed checks are listed "
                 "below with what they found.",
