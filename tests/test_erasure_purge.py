@@ -302,12 +302,16 @@ def test_a_deletion_pending_past_the_deadline_is_overdue(purged):
     from dagster_duckdb import DuckDBResource
 
     from orchestration.activation.assets import ERASURES
-    from orchestration.privacy.deadline import build_deadline_check, pending_deletions
+    from orchestration.privacy.deadline import build_deadline_check, pending_deletions, record_pending_deletions
 
     paths, _ = purged
     con = duckdb.connect(str(paths["warehouse"]))
     soon = pending_deletions(con, paths["lake"], SALT, datetime.now(UTC) + timedelta(days=1), 7)
     late = pending_deletions(con, paths["lake"], SALT, datetime.now(UTC) + timedelta(days=8), 7)
+    # The run report's table, as the purge writes it.
+    record_pending_deletions(con, paths["lake"], SALT, datetime.now(UTC) + timedelta(days=8), 7)
+    assert con.execute("SELECT destination, people_pending, people_overdue, deadline_days "
+                       "FROM audit.erasure_deletions").fetchall() == [("klaviyo", 1, 1, 7)]
     con.close()
     assert [(d, p, o) for d, p, o, _ in soon] == [("klaviyo", 1, 0)]
     assert [(d, p, o) for d, p, o, _ in late] == [("klaviyo", 1, 1)]
