@@ -225,3 +225,23 @@ def test_generation_progress_lines():
     ]
     assert text[-1] == "[###########.............]  48% writing web/events (2/4): day 9/10, 1.4 GB written"
     assert share(GenerationProgress("writing", "privacy__deletion_requests", 4, 4, 10, 10)) == 1.0
+
+
+def test_generate_reports_each_stage_and_every_file(tmp_path):
+    from orchestration.sample_data import generate
+
+    seen: list[GenerationProgress] = []
+    summary = generate(tmp_path / "landing", tier="tiny", days=3, sources={"shop", "web"}, progress=seen.append)
+    assert [p.stage for p in seen[:2]] == ["simulating the world", "building the records"]
+    writing = [p for p in seen if p.stage == "writing"]
+    assert {p.entity for p in writing} == set(summary.entities)
+    # One call per file written, days counted from the first export date, bytes growing to what was written
+    # (the re-delivered and empty copies are added after the last call).
+    days_files = sum(len(list((tmp_path / "landing").glob(f"{e.replace('__', '/')}/????-??-??.*")))
+                     for e in summary.entities)
+    assert len(writing) == days_files
+    assert all(1 <= p.day <= p.days == 3 for p in writing)
+    assert [p.bytes_written for p in writing] == sorted(p.bytes_written for p in writing)
+    last = writing[-1]
+    assert (last.entity_number, last.entities) == (len(summary.entities), len(summary.entities))
+    assert share(last) == 1.0 or last.day < 3

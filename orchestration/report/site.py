@@ -137,7 +137,7 @@ class Validation:
     @property
     def anchor(self) -> str:
         """The id of the table's section on the quality page."""
-        return "check-" + "".join(c if c.isalnum() else "-" for c in self.table)
+        return "check-" + "".join(c if c.isalnum() or c == "_" else "-" for c in self.table)
 
 
 def stored_validations(results_dir: Path) -> list[Validation]:
