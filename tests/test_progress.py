@@ -233,7 +233,9 @@ def test_generate_reports_each_stage_and_every_file(tmp_path):
     seen: list[GenerationProgress] = []
     summary = generate(tmp_path / "landing", tier="tiny", days=3, sources={"shop", "web"}, progress=seen.append)
     assert [p.stage for p in seen[:2]] == ["simulating the world", "building the records"]
-    writing = [p for p in seen if p.stage == "writing"]
+    starts = [p for p in seen if p.stage == "writing" and p.day == 0]  # each entity announced before its files
+    assert [p.entity for p in starts] == list(summary.entities) and "rendering its first days" in render(starts[0])
+    writing = [p for p in seen if p.stage == "writing" and p.day > 0]
     assert {p.entity for p in writing} == set(summary.entities)
     # One call per file written, days counted from the first export date, bytes growing to what was written
     # (the re-delivered and empty copies are added after the last call).

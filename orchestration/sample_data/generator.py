@@ -127,6 +127,9 @@ def generate(out: Path, tier: str = "demo", days: int = 365, seed: int = 42, end
                 report(GenerationProgress("writing", name, number, len(selected), (day - start).days + 1, days,
                                           sum(s.bytes for s in stats.values())))
 
+            # Day 0: the entity's first chunk is being rendered, no file of it written yet.
+            report(GenerationProgress("writing", entity.name, number, len(selected), 0, days,
+                                      sum(s.bytes for s in stats.values())))
             write_entity(ctx, entity, _source(entity), out, gzip, stats[entity.name],
                          chunk_days=None if entity.name in STREAMED else max(ctx.tier.chunk_days, 30),
                          on_file=written)

@@ -20,8 +20,8 @@ BAR_WIDTH = 24
 
 @dataclass(frozen=True)
 class GenerationProgress:
-    """Where the generator is. `day` is the position of the export day being written (1..days) of entity
-    number `entity_number` of `entities`; `bytes_written` counts every file written so far."""
+    """Where the generator is. `day` is the position of the export day last written (1..days; 0 before the first)
+    of entity number `entity_number` of `entities`; `bytes_written` counts every file written so far."""
 
     stage: str
     entity: str | None = None
@@ -54,9 +54,9 @@ def render(progress: GenerationProgress) -> str:
     done = share(progress)
     filled = round(done * BAR_WIDTH)
     name = (progress.entity or "?").replace("__", "/", 1)
+    where = f"day {progress.day}/{progress.days}" if progress.day else "rendering its first days"
     return (f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:4.0%} writing {name} "
-            f"({progress.entity_number}/{progress.entities}): day {progress.day}/{progress.days}, "
-            f"{_size(progress.bytes_written)} written")
+            f"({progress.entity_number}/{progress.entities}): {where}, {_size(progress.bytes_written)} written")
 
 
 class ProgressLines:
