@@ -12,6 +12,9 @@ from warehouse_helpers import run_dbt
 from orchestration.activation.spec import load_segment_specs
 from orchestration.report.sections import SECTIONS
 
+# dbt parses the whole project (about 20 s): not in the fast lane (tests/conftest.py on main: `slow`).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def listed(tmp_path_factory) -> tuple[list[str], dict]:
