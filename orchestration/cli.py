@@ -52,13 +52,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Write a sample landing zone."""
     import logging
 
+    from orchestration.disk import disk_problem, generate_bytes_needed
     from orchestration.sample_data import DirtRates, generate
+    from orchestration.sample_data.progress import ProgressLines
 
     settings = Settings.from_env()
     out = Path(args.out).resolve() if args.out else settings.landing_root
     if not args.no_disk_check:
-        from orchestration.disk import disk_problem, generate_bytes_needed
-
         problem = disk_problem(out, generate_bytes_needed(args.tier, args.days, args.gzip),
                                f"generate --tier {args.tier} --days {args.days}")
         if problem:
@@ -72,9 +72,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     generator_log.addHandler(progress)
     generator_log.setLevel(logging.INFO)
     started = time.perf_counter()
-    summary = generate(
-        out, tier=args.tier, days=args.days, seed=args.seed, end_date=args.end_date, dirt=dirt, gzip=args.gzip
-    )
+    # A progress line with a bar every few seconds while files are written, and while a stage runs long.
+    printer = ProgressLines(sys.stderr)
+    with printer.ticking():
+        summary = generate(out, tier=args.tier, days=args.days, seed=args.seed, end_date=args.end_date, dirt=dirt,
+                           gzip=args.gzip, progress=printer)
     elapsed = time.perf_counter() - started
     files = sum(e.files for e in summary.entities.values())
     lines = sum(e.lines for e in summary.entities.values())
@@ -205,17 +207,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """(Re)write the HTML run report from serving.duckdb."""
+    """(Re)write the HTML run report from serving.duckdb, the data-quality page and the documentation's entry
+    page."""
     settings = Settings.from_env()
     if not settings.serving_database.exists():
         print(f"error: {settings.serving_database} does not exist yet: `c360 run` publishes it first.",
               file=sys.stderr)
         return 2
     from orchestration.report.build import build_report
+    from orchestration.report.site import INDEX, REPORT, table_doc_links, write_docs_site
 
-    out = Path(args.out).resolve() if args.out else settings.home / "docs" / "report.html"
-    result = build_report(settings.serving_database, out)
+    docs = settings.home / "docs"
+    out = Path(args.out).resolve() if args.out else docs / REPORT
+    home = Path(os.path.relpath(docs / INDEX, out.parent)).as_posix()
+    result = build_report(settings.serving_database, out, doc_links=table_doc_links(docs, out.parent), home=home)
+    site = write_docs_site(docs, settings.home / "quality" / "validations", settings.home)
     print(f"wrote {result.path}: {len(result.rendered)} sections")
+    print(f"wrote {site.quality}: {site.tables} tables validated ({site.failing_tables} failing in their latest "
+          f"validation), {site.validations} validations stored")
+    print(f"documentation: {site.index}")
     for key, reason in result.missing.items():
         print(f"  {key}: not drawn, missing input ({reason})")
     for key, error in result.failed.items():
@@ -311,9 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--customer-id", type=int, help="the person's shop customer id")
     erase.set_defaults(func=cmd_erase)
 
-    report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb",
-                            description="(Re)write the HTML run report from serving.duckdb. Exits 1 when a "
-                            "section could not be drawn (a section missing its input is only listed).")
+    report = sub.add_parser("report", help="(re)write the HTML run report from serving.duckdb, and the docs' "
+                            "entry page", description="(Re)write the HTML run report from serving.duckdb, the "
+                            "data-quality page and the documentation's entry page ($C360_HOME/docs/index.html). "
+                            "Exits 1 when a section could not be drawn (a section missing its input is only listed).")
     report.add_argument("--out", help="where to write it (default: $C360_HOME/docs/report.html)")
     report.set_defaults(func=cmd_report)
     return parser

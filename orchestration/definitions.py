@@ -67,8 +67,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         settings, [*published_asset_keys(manifest, python_tables), purge.key], dbt_descriptions(manifest)
     )
     activation = build_activation_assets(manifest, settings)
-    # Last in the run: after publish and every sync.
-    report = build_report_asset(settings, [serving.key, *(key for a in activation for key in a.keys)])
+    dbt_docs = build_dbt_docs_asset(settings, [serving.key])
+    # Last in the run: after publish, every sync and the dbt docs (the report links its tables to their pages).
+    report = build_report_asset(settings, [serving.key, dbt_docs.key, *(key for a in activation for key in a.keys)])
     quality_checks = build_quality_checks(
         settings, [s.name for s in segment_definitions(manifest)], manifest_path=dbt_project().manifest_path
     )
@@ -91,7 +92,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=[
             *raw_assets, warehouse_incremental_models, warehouse_models, predictions, segment_history, lift_stats,
             purge, serving,
-            *activation, report, build_dbt_docs_asset(settings, [serving.key]),
+            *activation, report, dbt_docs,
         ],
         asset_checks=[*quality_checks, build_lift_stats_check(), build_deadline_check(
             ERASURES, settings.lake_root, settings.erasure_salt, settings.erasure_deadline_days)],

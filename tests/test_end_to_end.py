@@ -28,6 +28,40 @@ def test_main_command_runs_through_dagster_and_summarises(tiny_run):
     assert "Running with dbt" in log and "Unable to do partial parsing" not in log
 
 
+def test_run_prints_dbt_progress_and_records_row_counts(tiny_run):
+    import re
+
+    from dagster import DagsterEventType, DagsterInstance
+
+    home, ran = tiny_run
+    # Each dbt step ends with its node count on the terminal (and says which node runs while it lasts).
+    steps = re.findall(r"\] (warehouse_\w+) done \(dbt: (\d+)/(\d+) nodes\)", ran.stderr)
+    assert {step for step, _, _ in steps} >= {"warehouse_models", "warehouse_incremental_models"}, ran.stderr
+    assert all(done == total and int(total) > 0 for _, done, total in steps)
+    run_id = re.search(r"^run (\S+) succeeded", ran.stdout, re.M)[1]
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    metadata = {}
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        metadata[materialization.asset_key.to_user_string()] = {k: v.value for k, v in materialization.metadata.items()}
+    # Raw: the table's rows and those of the run's days; a first run loads every day, so all three agree.
+    raw = metadata["raw/shop__orders"]
+    assert raw["dagster/row_count"] == raw["dagster/partition_row_count"] == raw["rows_loaded"] > 0
+    # dbt: the rows of each table built, as the warehouse holds them (views are not counted).
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        counted = [key for key in metadata
+                   if key.split("/")[0] in ("marts", "segments") and "dagster/row_count" in metadata[key]]
+        assert {"marts/customer_360", "marts/fct_orders", "segments/seg_service_recovery"} <= set(counted)
+        for key in counted:
+            table = key.replace("/", ".")
+            assert metadata[key]["dagster/row_count"] == con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+    assert "dagster/row_count" not in metadata["staging/stg_web__events"]  # a view
+
+
 def test_rerun_loads_nothing_twice(tiny_run, tmp_path):
     home, _ = tiny_run
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)

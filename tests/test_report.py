@@ -540,3 +540,20 @@ def test_an_older_serving_file_without_the_lift_statistics(tmp_path):
     serving = make_serving(tmp_path / "serving.duckdb", drop=("marts.campaign_lift_stats",))
     result = build_report(serving, tmp_path / "report.html")
     assert result.missing == {"campaign_lift": "table marts.campaign_lift_stats is not in the serving file"}
+
+
+def test_tables_link_to_their_docs_and_charts_have_twice_the_pixels(tmp_path):
+    serving = make_serving(tmp_path / "serving.duckdb")
+    link = "dbt/static_index.html#!/model/model.customer360.customer_360"
+    result = build_report(serving, tmp_path / "report.html", doc_links={"marts.customer_360": link},
+                          home="index.html")
+    page = result.path.read_text()
+    assert page.count(f'<a href="{html.escape(link, quote=True)}">marts.customer_360</a>') == 2  # funnel, churn
+    assert "Reads: marts.customer_cohorts_monthly</p>" in page  # a table without a link stays text
+    assert '<a href="index.html">All documentation</a>' in page
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]* width="(\d+)" height="(\d+)">', page)
+    assert len(images) == len(result.charts) > 0
+    for data, width, height in images:
+        pixels = decode_png(base64.b64decode(data))
+        assert (int(width), int(height)) == (pixels.shape[1] // 2, pixels.shape[0] // 2)  # shown at half the pixels
+        assert int(width) >= 700  # the CSS size of a 8-11 inch figure at 96 dpi

@@ -113,13 +113,13 @@ class Auditor:
 
     def __init__(self, settings: Settings, connect: Connect, config: AuditConfig | None = None,
                  manifest_path: Path | None = None):
-        from orchestration.quality.validation import GxRunner
+        from orchestration.quality.validation import GX_DOCS_FOLDER, GxRunner
 
         self.settings = settings
         self.connect = connect
         self.config = config or AuditConfig.load()
         self.manifest_path = manifest_path
-        self.gx = GxRunner(settings.home / "docs", settings.home / "quality" / "validations",
+        self.gx = GxRunner(settings.home / "docs" / GX_DOCS_FOLDER, settings.home / "quality" / "validations",
                            keep_runs=self.config.docs_keep_runs, keys_limit=self.config.unexpected_keys_limit,
                            index_limit=self.config.docs_index_limit)
 

@@ -7,7 +7,8 @@ merged (counts summed, `mostly` re-evaluated). Expectations about the column set
 every column, so schema drift is seen although the data batches hold a few columns only.
 
 Validation results are kept as JSON under `<home>/quality/validations/` (the last `docs_keep_runs` runs per
-suite) and rendered to `<home>/docs/` (GX Data Docs, `index.html`).
+suite) and rendered to `<home>/docs/gx/` (GX Data Docs, `index.html`; the run report's data-quality page renders
+the same results offline, orchestration/report/site.py).
 
 Great Expectations is imported only here, and only when a suite is validated: its import costs seconds.
 """
@@ -31,6 +32,8 @@ from orchestration.quality.results import CheckRecord, to_jsonable
 from orchestration.quality.suites import ROW_COUNT_TYPES, ExpectationSpec, Suite
 
 DOCS_SITE = "c360"
+# GX's Data Docs site, a folder of `$C360_HOME/docs/` (whose entry page links it).
+GX_DOCS_FOLDER = "gx"
 
 
 @cache

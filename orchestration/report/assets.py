@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from orchestration.report.browser import find_chromium, screenshot
 from orchestration.report.build import build_report, chart_markdown
+from orchestration.report.site import INDEX, REPORT, table_doc_links, write_docs_site
 from orchestration.settings import Settings
 
 RUN_REPORT = AssetKey(["report", "run_report"])
@@ -19,16 +20,20 @@ SCREENSHOT_ENV = "C360_REPORT_SCREENSHOT"
 
 def build_report_asset(settings: Settings, deps: Sequence[AssetKey]) -> AssetsDefinition:
     """The asset that writes `$C360_HOME/docs/report.html` from the serving file (and `report.png`, a screenshot,
-    when Chromium is installed), with the charts as markdown images in its metadata."""
+    when Chromium is installed), with the charts as markdown images in its metadata; then the data-quality page
+    and the documentation's entry page, `$C360_HOME/docs/index.html` (site.py). Put it after the dbt docs step
+    (in `deps`): the report links each table it shows to its page there."""
 
     @asset(key=RUN_REPORT, deps=list(deps), group_name="report", kinds={"python", "html"},
            description="The run report a marketer reads at a glance: lifecycle funnel, cohort retention, repeat "
                        "purchase and churn trends, churn risk, segment sizes, campaign lift, sync and check "
-                       f"results, as one self-contained page ({settings.home / 'docs' / 'report.html'}).")
+                       f"results, as one self-contained page ({settings.home / 'docs' / 'report.html'}); and the "
+                       f"documentation's entry page ({settings.home / 'docs' / 'index.html'}).")
     def run_report(context: AssetExecutionContext) -> MaterializeResult:
         """Build the report page from the published serving file."""
         docs = settings.home / "docs"
-        result = build_report(settings.serving_database, docs / "report.html")
+        result = build_report(settings.serving_database, docs / REPORT, doc_links=table_doc_links(docs, docs),
+                              home=INDEX)
         for key, reason in result.missing.items():
             context.log.info(f"report section {key}: missing input ({reason})")
         for key, error in result.failed.items():
@@ -43,6 +48,9 @@ def build_report_asset(settings: Settings, deps: Sequence[AssetKey]) -> AssetsDe
             **{f"chart_{key}": MetadataValue.md(chart_markdown(key, png)) for key, png in result.charts.items()},
         }
         metadata["screenshot"] = _screenshot(context, result.path, docs / "report.png")
+        site = write_docs_site(docs, settings.home / "quality" / "validations", settings.home)
+        metadata["docs_index"] = MetadataValue.path(str(site.index))
+        metadata["quality_page"] = MetadataValue.path(str(site.quality))
         return MaterializeResult(metadata=metadata)
 
     return run_report

@@ -18,6 +18,8 @@ from pathlib import Path
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars")
+# No network: every request goes to a proxy on a port nothing listens on (the discard port), so it fails at once.
+OFFLINE_FLAGS = ("--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
 # Chromium logs every console message (console.error, uncaught exceptions, CSP violations) as
 # `[pid:tid:date:INFO:CONSOLE:line] "message", source: url (line)` with --enable-logging=stderr.
 CONSOLE_LINE = re.compile(r":CONSOLE(?::\d+)?\]\s*(.*)$")
@@ -48,15 +50,16 @@ def console_messages(stderr: str) -> tuple[str, ...]:
 
 def run_chromium(page: Path, *, screenshot: Path | None = None, dump_dom: bool = False,
                  window: tuple[int, int] = (1280, 4000), timeout: float = 90.0,
-                 binary: str | None = None) -> BrowserRun:
+                 binary: str | None = None, offline: bool = False) -> BrowserRun:
     """Open `page` in headless Chromium with a throwaway profile; optionally save a PNG screenshot or print the
-    DOM after the load event. Raises FileNotFoundError without Chromium, TimeoutError if it hangs."""
+    DOM after the load event; `offline`: with no network at all. Raises FileNotFoundError without Chromium,
+    TimeoutError if it hangs."""
     binary = binary or find_chromium()
     if binary is None:
         raise FileNotFoundError("no Chromium found (install the `chromium` package or set C360_CHROMIUM)")
     with tempfile.TemporaryDirectory(prefix="c360-chromium-") as profile:
         command = [binary, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-                   f"--window-size={window[0]},{window[1]}"]
+                   f"--window-size={window[0]},{window[1]}", *(OFFLINE_FLAGS if offline else ())]
         if screenshot is not None:
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             command.append(f"--screenshot={Path(screenshot).resolve()}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import base64
 import os
+import struct
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from orchestration.report.charts import DENSITY
 from orchestration.report.data import MissingInput, Serving, open_serving
 from orchestration.report.markup import Markup, join, table, tag
 from orchestration.report.sections import SECTIONS, Section, run_section
@@ -28,6 +31,7 @@ body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, san
 header { background: #1f3b5c; color: #fff; padding: 18px 32px; }
 header h1 { margin: 0 0 4px; font-size: 24px; }
 header p { margin: 0; opacity: .85; font-size: 13px; }
+header a { color: #fff; }
 main { max-width: 1120px; margin: 0 auto; padding: 16px 24px 48px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 16px; }
 .tile { background: #fff; border-radius: 6px; padding: 10px 14px; min-width: 130px; box-shadow: 0 1px 2px #0002; }
@@ -122,7 +126,17 @@ def chart_markdown(name: str, png: bytes) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
-def _section_html(number: int, section: Section) -> Markup:
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's header."""
+    return struct.unpack(">II", png[16:24])
+
+
+def _sources(sources: tuple[str, ...], links: Mapping[str, str]) -> Markup:
+    """The tables a section reads, each linked to its page in the dbt docs when there is one."""
+    return join([tag("a", name, href=links[name.lower()]) if name.lower() in links else name for name in sources], ", ")
+
+
+def _section_html(number: int, section: Section, links: Mapping[str, str]) -> Markup:
     parts: list[Markup] = [
         tag("h2", f"{number}. {section.title}", tag("span", BADGE[section.status], class_=f"badge {section.status}")),
         tag("p", tag("b", "How to read it: "), section.how_to_read, class_="how"),
@@ -135,19 +149,24 @@ def _section_html(number: int, section: Section) -> Markup:
         parts.append(tag("div", section.message, class_="panel notice"))
     if section.chart is not None:
         uri = "data:image/png;base64," + base64.b64encode(section.chart).decode("ascii")
-        parts.append(tag("figure", tag("img", src=uri, alt=f"{section.title} chart", data_chart=section.key)))
+        width, height = png_size(section.chart)
+        parts.append(tag("figure", tag("img", src=uri, alt=f"{section.title} chart", data_chart=section.key,
+                                       width=width // DENSITY, height=height // DENSITY)))
     if section.notes:
         parts.append(tag("ul", *(tag("li", n) for n in section.notes), class_="notes"))
     parts.extend(table(t.columns, t.rows, numeric=t.numeric, caption=t.caption) for t in section.tables)
-    parts.append(tag("p", "Reads: ", join(section.sources, ", "), class_="sources"))
+    parts.append(tag("p", "Reads: ", _sources(section.sources, links), class_="sources"))
     return tag("section", *parts, id=section.key, data_status=section.status)
 
 
 def render_html(sections: tuple[Section, ...], *, title: str, serving_db: Path, as_of: str | None,
-                generated_at: datetime) -> str:
-    """The whole page as a string; every value is escaped by markup.tag."""
-    subtitle = (f"Data as of {as_of or 'unknown'} · built {generated_at:%Y-%m-%d %H:%M} UTC "
-                f"from {Path(serving_db).name}")
+                generated_at: datetime, doc_links: Mapping[str, str] | None = None, home: str | None = None) -> str:
+    """The whole page as a string; every value is escaped by markup.tag. `doc_links` links the tables a section
+    reads (`schema.table`) to their documentation, `home` is the documentation's entry page."""
+    subtitle = join([
+        f"Data as of {as_of or 'unknown'} · built {generated_at:%Y-%m-%d %H:%M} UTC from {Path(serving_db).name}",
+        *([" · ", tag("a", "All documentation", href=home)] if home else []),
+    ])
     tiles = [tag("div", tag("b", value), tag("span", label), class_="tile")
              for s in sections for label, value in s.headline]
     missing = [s for s in sections if s.status in ("missing", "error")]
@@ -160,7 +179,7 @@ def render_html(sections: tuple[Section, ...], *, title: str, serving_db: Path, 
     body = tag("body",
                tag("header", tag("h1", title), tag("p", subtitle)),
                tag("main", tag("div", *tiles, class_="tiles"), contents,
-                   *(_section_html(i, s) for i, s in enumerate(sections, start=1))))
+                   *(_section_html(i, s, doc_links or {}) for i, s in enumerate(sections, start=1))))
     head = tag("head",
                tag("meta", charset="utf-8"),
                tag("meta", http_equiv="Content-Security-Policy", content=CSP),
@@ -170,12 +189,17 @@ def render_html(sections: tuple[Section, ...], *, title: str, serving_db: Path, 
     return "<!DOCTYPE html>\n" + tag("html", head, body, lang="en") + "\n"
 
 
-def build_report(serving_db: Path, out_path: Path, *, title: str = DEFAULT_TITLE) -> ReportResult:
+def build_report(serving_db: Path, out_path: Path, *, title: str = DEFAULT_TITLE,
+                 doc_links: Mapping[str, str] | None = None, home: str | None = None) -> ReportResult:
     """Write the run report for `serving_db` to `out_path` (one HTML file, written atomically) and say which
-    sections were rendered and which inputs were missing. Never raises for missing or empty tables."""
+    sections were rendered and which inputs were missing. Never raises for missing or empty tables.
+
+    `doc_links` (`schema.table` -> URL, site.table_doc_links) links each table a section reads to its documentation;
+    `home` links the documentation's entry page."""
     serving_db, out_path = Path(serving_db), Path(out_path)
     sections, as_of = collect_sections(serving_db)
-    page = render_html(sections, title=title, serving_db=serving_db, as_of=as_of, generated_at=datetime.now(UTC))
+    page = render_html(sections, title=title, serving_db=serving_db, as_of=as_of, generated_at=datetime.now(UTC),
+                       doc_links=doc_links, home=home)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: someone reading the previous report never sees half a page.
     temporary = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")

@@ -19,6 +19,7 @@ from .builders import esp, experience, loyalty, pos, privacy, programs, shop, we
 from .config import TIERS, DirtRates
 from .context import Ctx
 from .personas import PERSONAS, persona_records
+from .progress import GenerationProgress, ProgressCallback
 from .render import SQL_TYPES, create_table, snapshot
 from .sqlkit import connect
 from .summary import EntitySummary, GeneratorSummary
@@ -72,12 +73,14 @@ def _source(entity: Entity) -> Callable[[dt.date, dt.date], str]:
 
 def generate(out: Path, tier: str = "demo", days: int = 365, seed: int = 42, end_date: dt.date = DEFAULT_END,
              dirt: DirtRates | None = None, gzip: bool = False,
-             sources: Iterable[str] | None = None) -> GeneratorSummary:
+             sources: Iterable[str] | None = None, progress: ProgressCallback | None = None) -> GeneratorSummary:
     """Write a landing zone for export dates end_date-days+1 .. end_date under `out` and return a summary.
 
     Deterministic: the same arguments give byte-identical files. `sources` limits which sources are
     written (None: all); `dirt` sets dirt rates (default `DirtRates()`, `DirtRates.none()` for clean data).
+    `progress` is called at each stage and after every file written (progress.py).
     """
+    report = progress or (lambda _: None)
     t0 = time.perf_counter()
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}; choose one of {sorted(TIERS)}")
@@ -96,6 +99,7 @@ def generate(out: Path, tier: str = "demo", days: int = 365, seed: int = 42, end
     tmp = Path(tempfile.mkdtemp(prefix="_generator_tmp_", dir=out))
     con = None
     try:
+        report(GenerationProgress("simulating the world"))
         con = connect(seed, tmp)
         ctx = Ctx(con, seed, TIERS[tier], dirt, start, end_date)
         catalogue.load(con)
@@ -104,6 +108,7 @@ def generate(out: Path, tier: str = "demo", days: int = 365, seed: int = 42, end
         world.build_orders(ctx)
         esp.plan(ctx)
         log.info("world simulated in %.1fs", time.perf_counter() - t0)
+        report(GenerationProgress("building the records"))
         personas = persona_records(end_date)
         for entity in ENTITIES:
             create_table(ctx, entity)
@@ -117,9 +122,17 @@ def generate(out: Path, tier: str = "demo", days: int = 365, seed: int = 42, end
         stats = {e.name: EntityStats() for e in selected}
         if "shop__orders" in stats:
             stats["shop__orders"].dirt.update(shop.order_dirt(ctx))
-        for entity in selected:
+        for number, entity in enumerate(selected, start=1):
+            def written(day: dt.date, name: str = entity.name, number: int = number) -> None:
+                report(GenerationProgress("writing", name, number, len(selected), (day - start).days + 1, days,
+                                          sum(s.bytes for s in stats.values())))
+
+            # Day 0: the entity's first chunk is being rendered, no file of it written yet.
+            report(GenerationProgress("writing", entity.name, number, len(selected), 0, days,
+                                      sum(s.bytes for s in stats.values())))
             write_entity(ctx, entity, _source(entity), out, gzip, stats[entity.name],
-                         chunk_days=None if entity.name in STREAMED else max(ctx.tier.chunk_days, 30))
+                         chunk_days=None if entity.name in STREAMED else max(ctx.tier.chunk_days, 30),
+                         on_file=written)
             log.info("%s written (%d lines) at %.1fs", entity.name, stats[entity.name].lines,
                      time.perf_counter() - t0)
     finally:

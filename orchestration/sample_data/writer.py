@@ -77,8 +77,10 @@ class _DayFile:
 
 
 def write_entity(ctx: Ctx, entity: Entity, source_sql: Callable[[dt.date, dt.date], str], out: Path,
-                 gzip: bool, stats: EntityStats, chunk_days: int | None = None) -> None:
-    """Render and write every export day of `entity`, chunk by chunk (bounded memory)."""
+                 gzip: bool, stats: EntityStats, chunk_days: int | None = None,
+                 on_file: Callable[[dt.date], None] | None = None) -> None:
+    """Render and write every export day of `entity`, chunk by chunk (bounded memory); `on_file(day)` is called
+    after each day's file is written."""
     folder = out / entity.source / entity.entity
     folder.mkdir(parents=True, exist_ok=True)
     for lo, hi in chunks(ctx.start, ctx.end, chunk_days or ctx.tier.chunk_days):
@@ -101,20 +103,22 @@ def write_entity(ctx: Ctx, entity: Entity, source_sql: Callable[[dt.date, dt.dat
                 day = pd.Timestamp(days[a]).date()
                 if current is None or current.day != day:
                     if current is not None:
-                        _finish(current, entity, stats)
+                        _finish(current, entity, stats, on_file)
                     current = _DayFile(folder / f"{day}.{file_ext(entity, gzip)}", day, entity, gzip)
                 current.write(current.sep.join(lines[a:b]))
                 stats.lines += b - a
         if current is not None:
-            _finish(current, entity, stats)
+            _finish(current, entity, stats, on_file)
         ctx.con.execute("DROP TABLE chunk_out")
 
 
-def _finish(f: _DayFile, entity: Entity, stats: EntityStats) -> None:
+def _finish(f: _DayFile, entity: Entity, stats: EntityStats, on_file: Callable[[dt.date], None] | None) -> None:
     stats.files += 1
     stats.lines += 1 if entity.format == "csv" else 0
     stats.bytes += f.close()
     stats.written.append((f.day, f.path))
+    if on_file is not None:
+        on_file(f.day)
 
 
 def file_dirt(seed: int, entities: list[Entity], stats: dict[str, EntityStats], n_empty: int,

@@ -7,18 +7,22 @@ unpartitioned and rebuilt from them.
 No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
 """
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, DagsterLogManager
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
+from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
 
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.ingestion.ledger import current_loads, mark
 from orchestration.partitions import AS_OF_TAG, daily_partitions
 from orchestration.settings import Settings
+from orchestration.transform.node_progress import NodeProgress
 from orchestration.transform.project import (
     PRODUCTION_BUILD_FLAGS,
     dbt_project,
@@ -63,9 +67,46 @@ def run_dbt_vars(tags: dict[str, str]) -> tuple[str | None, str | None]:
     return tags.get(AS_OF_TAG), tags.get(ASSET_PARTITION_RANGE_START_TAG)
 
 
+def events_with_progress(invocation: DbtCliInvocation, log: DagsterLogManager) -> Iterator:
+    """The Dagster events of a dbt command (what `invocation.stream()` yields), logging dbt's node progress as it
+    goes: `dbt 12/340 done, running table model marts.customer_360` when a node starts, and the final count. The
+    terminal of `c360 run` reads these messages back from the event log (orchestration/progress.py)."""
+    progress = NodeProgress()
+    try:
+        for event in invocation.stream_raw_events():
+            started = progress.observe(event.raw_event)
+            if started is not None:
+                log.info(started.message)
+            yield from event.to_default_asset_events(
+                manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=invocation.context, target_path=invocation.target_path, project=invocation.project,
+            )
+    finally:
+        if progress.total:
+            log.info(progress.final().message)
+
+
+def release_warehouse(invocation: DbtCliInvocation) -> None:
+    """Close the read-only handle on the warehouse that dbt-duckdb keeps open in this process after the row counts'
+    queries: every step of a run executes in one process, and the next one opening the warehouse read-write would
+    fail (DuckDB refuses a second configuration of an open database file)."""
+    adapter = invocation.adapter
+    if adapter is None or adapter.type() != "duckdb":
+        return
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    adapter.cleanup_connections()
+    with contextlib.suppress(Exception):  # no environment: nothing was opened
+        DuckDBConnectionManager.env().close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
-    """One dbt command of a run, streamed as Dagster events. On Spark, the raw layer and the pipeline's own
-    tables are registered there first, and the tables built are copied into DuckDB after (spark_bridge)."""
+    """One dbt command of a run, streamed as Dagster events with dbt's node progress in the log and, on DuckDB, the
+    standard `dagster/row_count` of every table built (dagster-dbt's fetch_row_counts: it lets dbt finish first,
+    DuckDB having one writer, then counts through a read-only connection; views are not counted). On Spark, the raw
+    layer and the pipeline's own tables are registered there first, and the tables built are copied into DuckDB
+    after (spark_bridge)."""
     target_path = step_target_path(context.op.name)
     on_spark = engine() == "spark"
     if on_spark:
@@ -76,7 +117,16 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
         registered = prepare_spark(settings.home, settings.duckdb_database, settings.raw_root, manifest)
         context.log.info(f"Spark: raw tables registered; pipeline tables exported: {', '.join(registered) or 'none'}")
     reuse_latest_parse(target_path)
-    yield from dbt.cli(args, context=context, target_path=target_path).stream()
+    invocation = dbt.cli(args, context=context, target_path=target_path)
+    events = DbtEventIterator(events_with_progress(invocation, context.log), invocation)
+    if on_spark:
+        # The counts would need a second Spark session beside dbt's, on the same metastore.
+        yield from events
+    else:
+        try:
+            yield from events.fetch_row_counts()
+        finally:
+            release_warehouse(invocation)
     if on_spark:
         from orchestration.transform.spark_bridge import built_tables, mirror_into_duckdb
 

@@ -82,7 +82,7 @@ def test_clean_warehouse_passes_every_suite_and_records_everything(built, tmp_pa
     assert counted[0] == sum(len(t.suite().expectations) + len(t.sql_severities(ws.config)) for t in targets)
     assert counted[1] > 0.8 * counted[0]
     assert ws.sql("SELECT DISTINCT as_of_date FROM audit.check_results") == [(END,)]
-    docs = ws.settings.home / "docs"
+    docs = ws.settings.home / "docs" / "gx"
     index = (docs / "index.html").read_text()
     for t in targets:
         assert t.suite().name in index
@@ -456,7 +456,7 @@ def test_data_docs_keep_the_last_runs(workspace):
     home = workspace.settings.home
     assert sorted(p.name for p in (home / "quality" / "validations" / "marts" / "fct_orders").iterdir()) == [
         "run-b", "run-c"]
-    assert sorted(p.name for p in (home / "docs" / "validations" / "marts" / "fct_orders").iterdir()) == [
+    assert sorted(p.name for p in (home / "docs" / "gx" / "validations" / "marts" / "fct_orders").iterdir()) == [
         "run-b", "run-c"]
-    index = (home / "docs" / "index.html").read_text()
+    index = (home / "docs" / "gx" / "index.html").read_text()
     assert "run-c" in index and "run-a" not in index

@@ -95,7 +95,7 @@ def test_clean_marts_pass_and_publish_runs(workspace):
     assert PUBLISHED in materialized(result)
     runs = workspace.sql("SELECT asset, passed FROM audit.check_runs WHERE run_id = ?", [result.run_id])
     assert sorted(runs) == [("marts/customer_360", True), ("marts/fct_orders", True)]
-    assert (workspace.settings.home / "docs" / "index.html").exists()
+    assert (workspace.settings.home / "docs" / "gx" / "index.html").exists()
 
 
 def test_a_critical_failure_fails_the_check_blocks_publish_and_is_recorded(workspace):
