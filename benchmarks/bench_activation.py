@@ -154,7 +154,7 @@ def run(args) -> None:
         publish(big_serving, m)
         con = connect_warehouse(big_wh, big_serving)
         start = time.perf_counter()
-        plan = build_plan(con, SPEC, "klaviyo", salt="c360", erased_table=False, requires_email=True,
+        plan = build_plan(con, SPEC, "klaviyo", erasure_key="c360", erased_table=False, requires_email=True,
                           load_rows=False)
         t_first = time.perf_counter() - start
         con.execute(  # state as a completed first sync leaves it
@@ -165,7 +165,7 @@ def run(args) -> None:
         publish(big_serving, m, version=1)
         con = connect_warehouse(big_wh, big_serving)
         start = time.perf_counter()
-        plan = build_plan(con, SPEC, "klaviyo", salt="c360", erased_table=False, requires_email=True)
+        plan = build_plan(con, SPEC, "klaviyo", erasure_key="c360", erased_table=False, requires_email=True)
         t_change = time.perf_counter() - start
         con.close()
         p = plan.counts

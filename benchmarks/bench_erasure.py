@@ -6,12 +6,15 @@ identity graph with a shop account, marks every identifier of theirs erased in t
 raw partitions rewritten, warehouse and serving rows deleted, the files rewritten whole. It prints seconds and
 bytes rewritten, next to the size of the home, so the cost can be set against a day's run.
 
-    python -m benchmarks.bench_erasure --home data [--requests 25] [--salt c360] [--rewrite-days 7]
+    python -m benchmarks.bench_erasure --home data [--requests 25] [--rewrite-days 7]
+
+The erasure key is the home's C360_ERASURE_SALT (default c360), read from the environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.privacy.keys import DEFAULT_ERASURE_KEY, ERASURE_KEY_ENV, erasure_hash_sql, set_erasure_key
 from orchestration.privacy.purge import purge_erased
 
 
@@ -40,18 +44,19 @@ def mark_erased(warehouse: Path, requests: int, salt: str) -> int:
             """,
             [requests],
         )
-        # The models' own hashes of the nodes (identity graph: md5('<salt>:' || node)).
+        # The models' own hashes of the nodes (identity graph: HMAC-SHA256 of the node with the key).
         n = con.execute(
             """
             UPDATE intermediate.int_identity_resolved SET is_erased = true
             WHERE component_label IN (SELECT component_label FROM chosen)
             """
         ).fetchone()[0]
+        set_erasure_key(con, salt)
         bad = con.execute(
             "SELECT count(*) FROM intermediate.int_identity_resolved WHERE is_erased AND identifier IS NOT NULL "
-            "AND identifier_hash <> md5(? || ':' || identifier)", [salt]).fetchone()[0]
+            f"AND identifier_hash <> {erasure_hash_sql('identifier')}").fetchone()[0]
         if bad:
-            raise SystemExit(f"{bad} hashes were not made with salt {salt!r}: pass the home's --salt")
+            raise SystemExit(f"{bad} hashes were not made with this key: pass the home's --salt (C360_ERASURE_SALT)")
         return n
     finally:
         con.close()
@@ -62,7 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="a C360_HOME that `c360 run` built")
     parser.add_argument("--requests", type=int, default=25)
-    parser.add_argument("--salt", default="c360")
+    parser.add_argument("--salt", default=os.environ.get(ERASURE_KEY_ENV, DEFAULT_ERASURE_KEY),
+                        help=f"the erasure key (default: ${ERASURE_KEY_ENV}, else {DEFAULT_ERASURE_KEY})")
     parser.add_argument("--rewrite-days", type=int, default=7,
                         help="C360_ERASURE_REWRITE_DAYS: 0 rewrites warehouse.duckdb in this purge (default 7: later)")
     args = parser.parse_args()

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from orchestration.ingestion.raw_views import create_raw_views
-    from orchestration.transform.spark import register_raw_tables_in_subprocess
+    from orchestration.privacy.keys import DEFAULT_ERASURE_KEY
+    from orchestration.transform.spark import erasure_pad_env, register_raw_tables_in_subprocess
 
     rows = {}
     duck_work = work / "duckdb"
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     spark_work = work / "spark"
     shutil.rmtree(spark_work, ignore_errors=True)
     spark_work.mkdir(parents=True)
-    spark_env = {**base_env, "C360_SPARK_HOME": str(spark_work / "home")}
+    # Both engines hash erased people's identifiers with the default erasure key (C360_ vars are left out).
+    spark_env = {**base_env, "C360_SPARK_HOME": str(spark_work / "home"), **erasure_pad_env(DEFAULT_ERASURE_KEY)}
     started = time.perf_counter()
     register_raw_tables_in_subprocess(raw_root, env=spark_env)
     register_seconds = time.perf_counter() - started

@@ -12,12 +12,13 @@ import duckdb
 import pytest
 from erasure_scan import ERIN, Person, scan_bytes, scan_stores
 from landing_helpers import Landing, customer, order
+from pipeline_helpers import ERASURE_KEY
 
 from orchestration.ingestion.entities import get_entity
 from orchestration.ingestion.landing import scan_entity
 from orchestration.ingestion.loader import connect, load_entity
 from orchestration.ingestion.suppression import Suppressor, suppression_file
-from orchestration.privacy.keys import ErasureKeyMismatch
+from orchestration.privacy.keys import ErasureKeyMismatch, erasure_hash, erasure_pads
 from orchestration.privacy.purge import compaction_pending_since, purge_erased
 
 SALT = "test-salt"
@@ -80,11 +81,13 @@ def _warehouse(path: Path, raw_root: Path) -> None:
         ("anon:anon-ana", "email:ana.guest@example.com", "web_identify"),
         ("shop:2002", "email:bo@example.com", "shop_customer"), ("anon:anon-bo", "shop:2002", "web_identify"),
     ])
+    # The models' hashes, computed here in Python (HMAC-SHA256): the purge's SQL must find the same.
+    nodes = [n for (n,) in con.execute("SELECT node_a FROM intermediate.int_identity_edges UNION "
+                                       "SELECT node_b FROM intermediate.int_identity_edges").fetchall()]
     con.execute(
-        "CREATE TABLE intermediate.int_identity_resolved AS SELECT md5(? || ':' || node) AS identifier_hash, "
-        "node IN (SELECT unnest(?::VARCHAR[])) AS is_erased FROM (SELECT node_a AS node FROM "
-        "intermediate.int_identity_edges UNION SELECT node_b FROM intermediate.int_identity_edges)",
-        [SALT, list(ERASED_NODES)],
+        "CREATE TABLE intermediate.int_identity_resolved AS SELECT unnest(?::VARCHAR[]) AS identifier_hash, "
+        "unnest(?::BOOLEAN[]) AS is_erased",
+        [[erasure_hash(SALT, n) for n in nodes], [n in ERASED_NODES for n in nodes]],
     )
     con.execute(f"CREATE TABLE staging.stg_shop__customers AS SELECT id AS customer_id, email, first_name, "
                 f"last_name, phone, _record FROM read_parquet('{raw_root}/shop__customers/*/data_0.parquet')")
@@ -244,6 +247,29 @@ def test_tiny_run_leaves_no_trace_of_the_erased_persona(tiny_run):
     assert scan_bytes(home / "warehouse.duckdb", Person(("a-p1007",), ERIN.cells, ())) == []
 
 
+def test_tiny_run_writes_the_erasure_key_nowhere(tiny_run):
+    """The tiny run's erasure key (pipeline_helpers.ERASURE_KEY) and its HMAC pads (as good as the key) are in
+    no file it leaves: dbt's compiled SQL, manifest, run results, partial parse and logs (the project's target
+    and logs folders), the home's logs, Dagster's event log and run storage, the lake, both DuckDB files; nor in
+    the command's output. And the models did hash with it: the erased persona's hash is the key's HMAC."""
+    home, ran = tiny_run
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    roots = [root for root in (home, project / "target", project / "logs") if root.exists()]
+    files = [p for root in roots for p in root.rglob("*") if p.is_file() and "landing" not in p.parts]
+    names = {p.name for p in files}
+    assert {"manifest.json", "run_results.json", "dbt.log", "partial_parse.msgpack"} <= names
+    assert any(p.suffix == ".sql" and "compiled" in p.parts for p in files)
+    assert any(p.suffix == ".db" and "dagster" in p.parts for p in files)  # the instance's sqlite storage
+    ipad, opad = erasure_pads(ERASURE_KEY)
+    secrets = Person(texts=(ERASURE_KEY, ipad.hex(), opad.hex()), cells=(), shop_ids=())
+    assert scan_stores(roots, secrets, exclude=("landing",)) == []
+    assert [p for p in files if ipad in p.read_bytes() or opad in p.read_bytes()] == []
+    assert ERASURE_KEY not in ran.stdout + ran.stderr
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        hashes = {h for (h,) in con.execute("SELECT identifier_hash FROM marts.erased_identifiers").fetchall()}
+    assert erasure_hash(ERASURE_KEY, "email:erin.erased@example.com") in hashes
+
+
 def test_plan_samples_show_no_personal_value():
     """The plan summary (Dagster metadata and `c360 sync --dry-run`) masks every text of a sample."""
     from orchestration.activation.plan import mask_fields
@@ -280,9 +306,10 @@ def test_a_key_mismatch_between_stages_stops_them(purged):
         purge_erased(con, warehouse_db=paths["warehouse"], serving_db=paths["serving"], lake_root=paths["lake"],
                      outbox_dir=paths["outbox"], salt="another-key")
     # The models rebuilt with the new key too: the list's hashes were made with the old one.
-    con.execute("UPDATE intermediate.int_identity_resolved SET identifier_hash = md5('another-key:' || node) "
-                "FROM (SELECT node_a AS node FROM intermediate.int_identity_edges UNION SELECT 'shop:2001' UNION "
-                "SELECT 'email:ana@example.com') AS n WHERE identifier_hash = md5(? || ':' || n.node)", [SALT])
+    nodes = ["shop:2001", "email:ana@example.com", *(n for (n,) in con.execute(
+        "SELECT node_a FROM intermediate.int_identity_edges").fetchall())]
+    con.executemany("UPDATE intermediate.int_identity_resolved SET identifier_hash = ? WHERE identifier_hash = ?",
+                    [(erasure_hash("another-key", n), erasure_hash(SALT, n)) for n in set(nodes)])
     with pytest.raises(ErasureKeyMismatch, match="fingerprint .* were made with the key of fingerprint"):
         purge_erased(con, warehouse_db=paths["warehouse"], serving_db=paths["serving"], lake_root=paths["lake"],
                      outbox_dir=paths["outbox"], salt="another-key")

@@ -33,14 +33,41 @@
 
 
 {#
-  erasure_hash(node_expr)  salted hash of an identity-graph node id: what is kept of an erased person's
-                           identifiers. The salt is the var `erasure_salt` (set it per brand, e.g. from an
-                           environment variable in dbt_project.yml), so hashes cannot be looked up in a
-                           table of known emails' hashes from elsewhere.
+  erasure_hash(node_expr)  keyed hash of an identity-graph node id: what is kept of an erased person's
+                           identifiers. HMAC-SHA256 with the secret key C360_ERASURE_SALT, as lower-case hex
+                           (orchestration/privacy/keys.py computes the same in Python and in its own SQL), so
+                           hashes cannot be looked up in a table of known emails' hashes from elsewhere.
+                           The key is never in the SQL: only its two HMAC pads (64 bytes each, derived from it
+                           by RFC 2104) reach the engine, outside the compiled SQL, manifest and logs.
   is_erased_node(node_expr)  true when that node belongs to an erased person.
 #}
 {% macro erasure_hash(node_expr) -%}
-    {{ dbt.hash(dbt.concat(["'" ~ var('erasure_salt', 'c360') ~ ":'", node_expr])) }}
+    {{ return(adapter.dispatch('erasure_hash', 'customer360')(node_expr)) }}
+{%- endmacro %}
+
+{#- DuckDB: the pads are session variables (BLOBs) that the dbt-duckdb plugin orchestration.transform.erasure_key
+    sets on every connection. An unset one is an error, not a NULL hash that silently matches nobody (the casts
+    keep DuckDB from folding the concatenation with an unset variable, of type NULL, to NULL first). -#}
+{% macro duckdb__erasure_hash(node_expr) -%}
+    {%- set missing = "the erasure key is not set on this DuckDB connection: profiles.yml needs the plugin "
+                      ~ "orchestration.transform.erasure_key, which reads C360_ERASURE_SALT" -%}
+    sha256(coalesce(cast(getvariable('c360_erasure_opad') as blob), error('{{ missing }}'))
+        || unhex(sha256(coalesce(cast(getvariable('c360_erasure_ipad') as blob), error('{{ missing }}'))
+            || encode({{ node_expr }}))))
+{%- endmacro %}
+
+{#- Spark: the pads, as hex, are session settings of the spark target (profiles.yml, from environment
+    variables c360 sets before dbt runs), substituted into the query by Spark when it parses it
+    (spark.sql.variable.substitute): the compiled SQL holds only the placeholders. -#}
+{% macro spark__erasure_hash(node_expr) -%}
+    sha2(concat({{ spark_erasure_pad('opad') }},
+        unhex(sha2(concat({{ spark_erasure_pad('ipad') }}, encode({{ node_expr }}, 'UTF-8')), 256))), 256)
+{%- endmacro %}
+
+{% macro spark_erasure_pad(name) -%}
+    {%- set setting = "'${spark.c360.erasure." ~ name ~ "}'" -%}
+    case when length({{ setting }}) = 128 then unhex({{ setting }})
+        else raise_error('the erasure key is not set in Spark (spark.c360.erasure.{{ name }}): run dbt on Spark through c360, which sets DBT_ENV_SECRET_C360_ERASURE_{{ name | upper }} from C360_ERASURE_SALT') end
 {%- endmacro %}
 
 

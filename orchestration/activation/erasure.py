@@ -1,9 +1,10 @@
 """Erasure requests: the only path to a deletion in a destination.
 
-`serving.marts.erased_identifiers` holds md5('<salt>:email:<email>') per erased person. Every email
-this warehouse ever sent (sync_state) is hashed the same way; each match is deleted in every
+`serving.marts.erased_identifiers` holds HMAC-SHA256 of 'email:<email>' with the erasure key
+(C360_ERASURE_SALT, orchestration.privacy.keys) per erased person. Every email this warehouse ever sent
+(sync_state) is hashed the same way; each match is deleted in every
 destination it was sent to (Klaviyo `data-privacy-deletion-jobs`, Mailchimp `delete-permanent`, the
-file outbox rewritten without it). Afterwards only the salted hash is left, in
+file outbox rewritten without it). Afterwards only the keyed hash is left, in
 `activation.erasure_log`, which also keeps the person out of every future plan.
 """
 
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from orchestration.privacy.keys import DEFAULT_ERASURE_KEY, ERASURE_KEY_ENV, erasure_hash_sql, set_erasure_key
 
 from .destinations.file import scrub_outbox
 from .http import CallStats, DestinationFatal, RetryExhausted, redact
@@ -58,30 +61,30 @@ def run_erasures(
     now: datetime | None = None,
     options: SyncOptions | None = None,
 ) -> ErasureResult:
-    """Delete every erased person from every destination they were sent to; keep only salted hashes.
+    """Delete every erased person from every destination they were sent to; keep only keyed hashes.
 
     A destination without an API key is skipped and retried on the next call (its state is kept
     until the deletion succeeds); a failed deletion is retried on the next call too.
     """
     options = options or SyncOptions()
     now = _naive_utc(now or datetime.now(UTC))
-    salt = env.get("C360_ERASURE_SALT", "c360")
     result = ErasureResult()
     stats = CallStats()
     con = connect_warehouse(warehouse_db, serving_db)
     try:
+        set_erasure_key(con, env.get(ERASURE_KEY_ENV, DEFAULT_ERASURE_KEY))
         if not serving_table_exists(con, "marts", "erased_identifiers"):
             log.warning("serving marts.erased_identifiers not found: no erasure to process")
             return result
+        sent_hash = erasure_hash_sql("'email:' || lower(s.email)")
         targets = con.execute(
-            """
+            f"""
             SELECT e.identifier_hash, s.sync_id, split_part(s.sync_id, ':', 2) AS destination,
                    s.email, s.member_key, s.dest_id
             FROM activation.sync_state s
-            JOIN serving.marts.erased_identifiers e ON md5(? || ':email:' || lower(s.email)) = e.identifier_hash
+            JOIN serving.marts.erased_identifiers e ON {sent_hash} = e.identifier_hash
             ORDER BY destination, e.identifier_hash, s.sync_id
-            """,
-            [salt],
+            """
         ).fetchall()
         by_dest: dict[str, dict[str, list[tuple]]] = {}
         for h, sync_id, dest, email, member_key, dest_id in targets:
@@ -131,11 +134,11 @@ def run_erasures(
             con.execute("COMMIT")
             result.deleted[dest_name] = len(done)
         # Once no destination holds the person any more, no email of theirs may stay in the warehouse.
+        suppressed_hash = erasure_hash_sql("'email:' || lower(email)")
         con.execute(
-            "DELETE FROM activation.suppressions WHERE md5(? || ':email:' || lower(email)) IN "
+            f"DELETE FROM activation.suppressions WHERE {suppressed_hash} IN "
             "(SELECT identifier_hash FROM serving.marts.erased_identifiers) AND lower(email) NOT IN "
-            "(SELECT lower(email) FROM activation.sync_state WHERE email IS NOT NULL)",
-            [salt],
+            "(SELECT lower(email) FROM activation.sync_state WHERE email IS NOT NULL)"
         )
         result.api_calls = stats.total
         return result

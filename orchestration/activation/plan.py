@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from orchestration.privacy.keys import erasure_hash_sql, set_erasure_key
+
 from .destinations.base import Row, suppressing_reasons
 from .spec import SegmentSpec
 
@@ -71,7 +73,7 @@ def build_plan(
     spec: SegmentSpec,
     destination: str,
     *,
-    salt: str,
+    erasure_key: str,
     erased_table: bool,
     requires_email: bool,
     load_rows: bool = True,
@@ -83,8 +85,10 @@ def build_plan(
 
     With `consent_table`, each row carries its opt-in time from `serving.marts.customer_360` (when it
     says subscribed, at `email_consent_updated_at`): the evidence a destination needs to create a
-    member as subscribed.
+    member as subscribed. Erased people (`serving.marts.erased_identifiers` when `erased_table`, and
+    `activation.erasure_log`) are matched by the keyed hash of their email (`erasure_key`, set on `con`).
     """
+    set_erasure_key(con, erasure_key)
     sync_id = spec.sync_id(destination)
     table = f"serving.{_ident(spec.schema)}.{_ident(spec.model)}"
     key = _ident(spec.identifier)
@@ -129,7 +133,7 @@ def build_plan(
                    seg_h.member_key IS NOT NULL AND (
                        seg_h.email_consent IN ({consent_list})
                        OR seg_h.email IN (SELECT email FROM supp)
-                       OR md5({_lit(salt)} || ':email:' || seg_h.email) IN (SELECT identifier_hash FROM erased)
+                       OR {erasure_hash_sql("'email:' || seg_h.email")} IN (SELECT identifier_hash FROM erased)
                    ) AS suppressed,
                    {no_email} AS no_email,
                    seg_h.member_key IS NOT NULL AS in_segment

@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.privacy.keys import DEFAULT_ERASURE_KEY, ERASURE_KEY_ENV
+
 from .destinations.base import BatchRejected, Destination, Outcomes, Row, RowOutcome, suppressing_reasons
 from .destinations.file import write_outbox
 from .destinations.klaviyo import DEFAULT_BASE_URL as KLAVIYO_URL
@@ -566,8 +568,8 @@ def run_sync(
                 raise SyncFailed(result) from exc
         null_keys = check_keys(con, spec)
         erased = serving_table_exists(con, "marts", "erased_identifiers")
-        plan = build_plan(con, spec, destination, salt=env.get("C360_ERASURE_SALT", "c360"), erased_table=erased,
-                          requires_email=destination != "file", load_rows=not dry_run,
+        plan = build_plan(con, spec, destination, erasure_key=env.get(ERASURE_KEY_ENV, DEFAULT_ERASURE_KEY),
+                          erased_table=erased, requires_email=destination != "file", load_rows=not dry_run,
                           null_keys=null_keys, consent_table=serving_table_exists(con, "marts", "customer_360"))
         result.planned = dict(plan.counts)
         result.audience = plan.audience

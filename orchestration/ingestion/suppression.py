@@ -1,11 +1,12 @@
 """Suppression at the door: records of people who asked to be erased are dropped as they are loaded.
 
-The purge (orchestration.privacy.purge) keeps a list of salted hashes of every identifier of every erased
+The purge (orchestration.privacy.purge) keeps a list of keyed hashes of every identifier of every erased
 person (`<lake>/privacy/suppression.parquet`). A record arriving later that carries one of them (an old file
 delivered again, a new order with the same email, a web event with the same anonymous id) is removed from the
 chunk being loaded before anything is written, and counted per file; a line that cannot be parsed and holds an
 email of theirs is not quarantined either. The plain values are never needed: each record's identifiers are
-hashed the way the models hash identity-graph nodes, `md5('<salt>:<kind>:<value>')`.
+hashed the way the models hash identity-graph nodes, HMAC-SHA256 of `<kind>:<value>` with the erasure key
+(orchestration.privacy.keys).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.privacy.keys import check_key
+from orchestration.privacy.keys import check_key, erasure_hash_sql, set_erasure_key
 
 SUPPRESSION_FILE = "suppression.parquet"
 
@@ -64,8 +65,9 @@ def identifier_predicate(entity_name: str, match: Callable[[str, str], str]) -> 
 
 
 def hashed_match(expr: str, kind: str) -> str:
-    """The value's node hash is in the temp table `suppressed_hashes` (salt bound as `$salt`)."""
-    return f"md5($salt || ':{kind}:' || {expr}) IN (SELECT identifier_hash FROM suppressed_hashes)"
+    """The value's node hash is in the temp table `suppressed_hashes` (the key set on the connection)."""
+    node = f"'{kind}:' || {expr}"
+    return f"{erasure_hash_sql(node)} IN (SELECT identifier_hash FROM suppressed_hashes)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Suppressor:
             return {}
         # With another key than the list's, no record would match: stop instead of loading them.
         check_key(self.suppression_file.parent.parent, self.salt, f"ingestion of {entity_name}")
+        set_erasure_key(con, self.salt)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE suppressed_hashes AS SELECT DISTINCT identifier_hash FROM read_parquet(?)",
             [str(self.suppression_file)],
@@ -94,10 +97,10 @@ class Suppressor:
                     f"WHERE {hashed_match('lower(e)', 'email')})")
             where = f"(_reason IS NULL AND NOT _blank AND ({record})) OR (_reason IS NOT NULL AND {text})"
             counts = dict(con.execute(
-                f"SELECT _file, count(*) FROM {table} WHERE {where} GROUP BY _file", {"salt": self.salt}
+                f"SELECT _file, count(*) FROM {table} WHERE {where} GROUP BY _file"
             ).fetchall())
             if counts:
-                con.execute(f"DELETE FROM {table} WHERE {where}", {"salt": self.salt})
+                con.execute(f"DELETE FROM {table} WHERE {where}")
             return counts
         finally:
             con.execute("DROP TABLE IF EXISTS suppressed_hashes")

@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import DUCKDB_POOL
 from orchestration.ingestion.suppression import suppression_file
+from orchestration.privacy.keys import erasure_hash_sql, set_erasure_key
 
 DEFAULT_DEADLINE_DAYS = 7
 CHECK_NAME = "erasure_deadline"
@@ -26,25 +27,28 @@ CHECK_NAME = "erasure_deadline"
 def pending_deletions(con: duckdb.DuckDBPyConnection, lake_root: Path, salt: str, now: datetime,
                       deadline_days: int) -> list[tuple[str, int, int, datetime]]:
     """Per destination: (destination, people pending, of them overdue, oldest erasure) of the erased people
-    the destination still holds (sync_state rows whose email hashes to a purged identifier)."""
+    the destination still holds (sync_state rows whose email hashes, with the erasure key `salt`, to a purged
+    identifier)."""
     path = suppression_file(lake_root)
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'activation' "
                          "AND table_name = 'sync_state'").fetchone()[0]
     if not path.is_file() or not exists:
         return []
+    set_erasure_key(con, salt)
+    sent_hash = erasure_hash_sql("'email:' || lower(s.email)")
     return con.execute(
-        """
+        f"""
         WITH erased AS (
             SELECT identifier_hash, min(purged_at) AS purged_at FROM read_parquet(?) GROUP BY ALL
         ), held AS (
             SELECT DISTINCT split_part(s.sync_id, ':', 2) AS destination, e.identifier_hash, e.purged_at
             FROM activation.sync_state AS s
-            JOIN erased AS e ON md5(? || ':email:' || lower(s.email)) = e.identifier_hash
+            JOIN erased AS e ON {sent_hash} = e.identifier_hash
         )
         SELECT destination, count(*), count(*) FILTER (WHERE purged_at < ?::TIMESTAMPTZ), min(purged_at)
         FROM held GROUP BY destination ORDER BY destination
         """,
-        [str(path), salt, now - timedelta(days=deadline_days)],
+        [str(path), now - timedelta(days=deadline_days)],
     ).fetchall()
 
 

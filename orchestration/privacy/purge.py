@@ -5,7 +5,7 @@ the copies stored before it: raw lake partitions and the quarantine, the staging
 freed blocks, an older serving.duckdb, the outbox, temporary files. The purge, run after the identity graph
 is built and before publish:
 
-1. takes the salted hashes of every identifier the identity graph linked to an erased person
+1. takes the keyed hashes of every identifier the identity graph linked to an erased person
    (`intermediate.int_identity_resolved`, `is_erased`) that the suppression list does not hold yet, and
    finds their plain values (email, shop customer id, anonymous id) among the graph's nodes
    (`intermediate.int_identity_edges`), in memory only;
@@ -44,7 +44,7 @@ import duckdb
 from orchestration.ingestion.entities import ENTITIES, Entity
 from orchestration.ingestion.loader import DATA_FILE, MANIFEST_FILE, QUARANTINE_FILE, _write_day
 from orchestration.ingestion.suppression import identifier_predicate, suppression_file
-from orchestration.privacy.keys import ErasureKeyMismatch, check_key
+from orchestration.privacy.keys import ErasureKeyMismatch, check_key, erasure_hash_sql, set_erasure_key
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,12 @@ def _append_suppression(con, lake_root: Path, rows: list[tuple[str, str]], now: 
 def erased_values(con: duckdb.DuckDBPyConnection, salt: str, known: set[str]) -> list[tuple[str, str, str]]:
     """(hash, kind, plain value) of every identifier the identity graph marks erased and `known` lacks.
 
-    The plain values are found by hashing the graph's nodes the way the models do
-    (`md5('<salt>:' || node)`); they only live in the purge's memory.
+    The plain values are found by hashing the graph's nodes the way the models do (HMAC-SHA256 of the node
+    with the erasure key `salt`, keys.erasure_hash_sql); they only live in the purge's memory.
     """
+    set_erasure_key(con, salt)
     rows = con.execute(
-        """
+        f"""
         WITH erased AS (
             SELECT DISTINCT identifier_hash FROM intermediate.int_identity_resolved
             WHERE is_erased AND identifier_hash NOT IN (SELECT unnest(?::VARCHAR[]))
@@ -159,9 +160,9 @@ def erased_values(con: duckdb.DuckDBPyConnection, salt: str, known: set[str]) ->
             UNION SELECT node_b FROM intermediate.int_identity_edges
         )
         SELECT h.identifier_hash, n.node
-        FROM nodes AS n JOIN erased AS h ON md5(? || ':' || n.node) = h.identifier_hash
+        FROM nodes AS n JOIN erased AS h ON {erasure_hash_sql('n.node')} = h.identifier_hash
         """,
-        [sorted(known), salt],
+        [sorted(known)],
     ).fetchall()
     out = []
     for digest, node in rows:
@@ -176,18 +177,18 @@ def check_models_key(con: duckdb.DuckDBPyConnection, salt: str) -> None:
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' "
                        "AND table_name = 'stg_privacy__deletion_requests'").fetchone()[0]:
         return
+    set_erasure_key(con, salt)
     missing = con.execute(
-        """
+        f"""
         WITH requested AS (
             SELECT 'email:' || email AS node FROM staging.stg_privacy__deletion_requests WHERE email IS NOT NULL
             UNION SELECT 'shop:' || CAST(customer_id AS VARCHAR) FROM staging.stg_privacy__deletion_requests
             WHERE customer_id IS NOT NULL
         )
         SELECT count(*) FROM requested
-        WHERE md5(? || ':' || node) NOT IN (
+        WHERE {erasure_hash_sql('node')} NOT IN (
             SELECT identifier_hash FROM intermediate.int_identity_resolved WHERE is_erased)
-        """,
-        [salt],
+        """
     ).fetchone()[0]
     if missing:
         raise ErasureKeyMismatch(

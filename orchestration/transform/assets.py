@@ -9,6 +9,7 @@ No `from __future__ import annotations`: Dagster inspects the `context` annotati
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -110,9 +111,12 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
     target_path = step_target_path(context.op.name)
     on_spark = engine() == "spark"
     if on_spark:
+        from orchestration.transform.spark import erasure_pad_env
         from orchestration.transform.spark_bridge import prepare_spark
 
         settings = Settings.from_env()
+        # dbt's process inherits this one's environment: the spark target reads the erasure key's pads there.
+        os.environ.update(erasure_pad_env(settings.erasure_salt))
         manifest = json.loads(dbt_project().manifest_path.read_text())
         registered = prepare_spark(settings.home, settings.duckdb_database, settings.raw_root, manifest)
         context.log.info(f"Spark: raw tables registered; pipeline tables exported: {', '.join(registered) or 'none'}")

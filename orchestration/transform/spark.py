@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.ingestion.entities import ENTITIES, Entity
 from orchestration.ingestion.loader import DATA_FILE
+from orchestration.privacy.keys import erasure_pads
 from orchestration.transform.project import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 SPARK_TARGET = "spark"
+# Where the `spark` target reads the erasure key's HMAC pads from (profiles.yml); dbt scrubs the values of
+# DBT_ENV_SECRET_* variables from its logs.
+ERASURE_PAD_ENV = {"ipad": "DBT_ENV_SECRET_C360_ERASURE_IPAD", "opad": "DBT_ENV_SECRET_C360_ERASURE_OPAD"}
 
 # Raw-layer types (entities.py) in Spark SQL. JSON stays text: Spark parses it with get_json_object.
 SPARK_TYPES = {
@@ -67,6 +71,15 @@ def export_spark_home(home: Path) -> Path:
     path = spark_home(home)
     os.environ["C360_SPARK_HOME"] = str(path)
     return path
+
+
+def erasure_pad_env(key: str) -> dict[str, str]:
+    """The environment of a dbt process on Spark for the erasure key: its two HMAC pads as hex.
+
+    Spark SQL has no XOR of bytes, so the pads are derived here (keys.erasure_pads) and reach the models as
+    session settings substituted at parse time: hex only, so no value of the key can break the SQL."""
+    ipad, opad = erasure_pads(key)
+    return {ERASURE_PAD_ENV["ipad"]: ipad.hex(), ERASURE_PAD_ENV["opad"]: opad.hex()}
 
 
 def session_settings(profiles_dir: Path = DBT_PROJECT_DIR) -> dict[str, str]:

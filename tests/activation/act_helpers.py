@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.activation import SegmentSpec, SyncOptions, run_erasures, run_sync
+from orchestration.privacy.keys import erasure_hash
 
 SPEC = SegmentSpec(
     model="seg_test",
@@ -97,8 +98,8 @@ class Warehouse:
                     "CAST(email AS VARCHAR) AS email, CAST(email_consent AS VARCHAR) AS email_consent, "
                     "CAST(consent_at AS TIMESTAMP) AS email_consent_updated_at FROM c360")
         con.execute("CREATE TABLE marts.erased_identifiers (identifier_hash VARCHAR)")
-        for email in erased:
-            con.execute("INSERT INTO marts.erased_identifiers SELECT md5(? || ':email:' || ?)", [salt, email])
+        for email in erased:  # what the models keep: HMAC-SHA256 of the node with the erasure key
+            con.execute("INSERT INTO marts.erased_identifiers VALUES (?)", [erasure_hash(salt, f"email:{email}")])
         con.close()
         os.replace(tmp, self.serving)
 

@@ -10,6 +10,7 @@ from act_helpers import FAST, SPEC, members
 from fake_common import Injection
 
 from orchestration.activation.destinations.mailchimp import subscriber_hash
+from orchestration.privacy.keys import erasure_hash
 
 
 def _lines(path) -> list[dict]:
@@ -43,7 +44,7 @@ def test_file_destination_csv(wh):
     assert records[0]["points_balance"] == "101" and records[0]["op"] == "insert"
 
 
-def test_erasure_deletes_everywhere_and_leaves_only_a_salted_hash(wh, klaviyo, mailchimp):
+def test_erasure_deletes_everywhere_and_leaves_only_a_keyed_hash(wh, klaviyo, mailchimp):
     rows = members(5)
     wh.publish(rows)
     env = wh.env(klaviyo=klaviyo, mailchimp=mailchimp)
@@ -58,15 +59,13 @@ def test_erasure_deletes_everywhere_and_leaves_only_a_salted_hash(wh, klaviyo, m
     assert ("delete", erased) in klaviyo.ops and ("delete", erased) in mailchimp.ops
     assert klaviyo.profile(erased) is None and mailchimp.member(erased) is None
     assert subscriber_hash(erased) in mailchimp.forgotten
-    # no trace of the email in the warehouse or the outbox, only the salted hash
+    # no trace of the email in the warehouse or the outbox, only the keyed hash (default key c360)
     for (table,) in wh.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'activation'"):
         assert erased not in str(wh.query(f"SELECT * FROM activation.{table}")), table
     for path in wh.outbox.rglob("*.jsonl"):
         assert erased not in path.read_text()
     hashes = {h for (h,) in wh.query("SELECT DISTINCT identifier_hash FROM activation.erasure_log")}
-    import hashlib
-
-    assert hashes == {hashlib.md5(f"c360:email:{erased}".encode()).hexdigest()}
+    assert hashes == {erasure_hash("c360", f"email:{erased}")}
     # later syncs never send them again, and a second erasure run has nothing to do
     for dest in ("klaviyo", "mailchimp"):
         wh.sync(dest, env)
