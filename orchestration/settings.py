@@ -57,7 +57,8 @@ class Settings:
     partition_start: str = DEFAULT_PARTITION_START
     # Longest landing line loaded (bytes); longer ones are quarantined. None: the loader's default.
     max_line_bytes: int | None = None
-    # Salt of the hashes kept of erased people (C360_ERASURE_SALT; dbt reads the same variable). Not in repr.
+    # Key of the HMAC-SHA256 hashes kept of erased people (C360_ERASURE_SALT; dbt's plugin reads the same
+    # variable). Secret: not in repr, never in SQL text (orchestration/privacy/keys.py).
     erasure_salt: str = field(default="c360", repr=False)
     # Days a destination has to confirm an erased person's deletion before it is overdue.
     erasure_deadline_days: int = 7

@@ -110,7 +110,7 @@
   is_erased_email_in_history(relation=none)       an email event of an erased person
 
   DuckDB: hashing every row's identifiers cost more than anything else in a one-day run of the web events
-  (three salted hashes of 50M rows at the large tier). The identifiers an erased person can have on these
+  (three keyed hashes of 50M rows at the large tier). The identifiers an erased person can have on these
   rows are all in a much smaller table: stg_web__event_identifiers (stg_esp__recipients for emails) holds
   every customer id and email of the raw events, and every anonymous id that identity resolution knows
   (an anonymous id only joins a person through that table). So each distinct value of that table is hashed

@@ -51,7 +51,7 @@ def build_erasure_asset(settings: Settings) -> AssetsDefinition:
 
     @asset(key=ERASURES, deps=[SERVING], group_name="activation", pool=DUCKDB_POOL, kinds={"python"},
            description="Erasure requests carried out in every email tool a person was sent to (Klaviyo "
-                       "data-privacy-deletion-jobs, Mailchimp delete-permanent, the outbox files); only salted "
+                       "data-privacy-deletion-jobs, Mailchimp delete-permanent, the outbox files); only keyed "
                        "hashes are kept. The only path to a deletion in a destination.")
     def erasures(context: AssetExecutionContext) -> MaterializeResult:
         """Carry out pending erasures."""

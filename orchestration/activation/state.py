@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS activation.suppressions (
     observed_at     TIMESTAMP NOT NULL
 );
 
--- Erasures done per destination; only the salted hash of the identifier is kept.
+-- Erasures done per destination; only the keyed hash of the identifier is kept.
 CREATE TABLE IF NOT EXISTS activation.erasure_log (
     identifier_hash VARCHAR NOT NULL,
     destination     VARCHAR NOT NULL,

@@ -42,7 +42,7 @@ def build_purge_asset(settings: Settings, upstream: Sequence[AssetKey]):
             "Right to erasure on every stored copy: raw lake partitions and quarantine rewritten without the "
             "records of people erased since the last purge (manifest: `redacted`), their rows deleted from "
             "every table of the warehouse and serving.duckdb (checkpointed; a file whose freed blocks still "
-            "hold them is rewritten whole), the outbox and temporary files cleaned, and their salted hashes "
+            "hold them is rewritten whole), the outbox and temporary files cleaned, and their keyed hashes "
             "added to the suppression list ingestion checks. With C360_LANDING_RETENTION_DAYS, landing files "
             "older than that, loaded, audited and built, are then deleted (ingestion/retention.py)."
         ),

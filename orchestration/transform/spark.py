@@ -175,7 +175,8 @@ def register_raw_tables_in_subprocess(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m orchestration.transform.spark register-raw <raw root>`: what the subprocess runs."""
+    """`python -m orchestration.transform.spark register-raw <raw root>`: what the subprocess runs; `raw-ddl` and
+    `erasure-env` for running dbt on a cluster by hand."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m orchestration.transform.spark")
@@ -186,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
                           help="also register these Parquet folders as tables")
     ddl = sub.add_parser("raw-ddl", help="print the raw tables' CREATE statements for a cluster's lake URI")
     ddl.add_argument("lake_uri", help="e.g. s3a://bucket/c360/lake/raw")
+    sub.add_parser("erasure-env", help="print `export` lines of the erasure key's HMAC pads (from "
+                                       "C360_ERASURE_SALT) for a dbt command on Spark: eval \"$(...)\"")
     args = parser.parse_args(argv)
+    if args.command == "erasure-env":
+        from orchestration.privacy.keys import DEFAULT_ERASURE_KEY, ERASURE_KEY_ENV
+
+        for name, value in erasure_pad_env(os.environ.get(ERASURE_KEY_ENV, DEFAULT_ERASURE_KEY)).items():
+            print(f"export {name}={value}")
+        return 0
     if args.command == "raw-ddl":
         print("CREATE DATABASE IF NOT EXISTS raw;")
         for entity in ENTITIES:

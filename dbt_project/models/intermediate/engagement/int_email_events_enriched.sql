@@ -77,7 +77,7 @@ staged as (
         cast(extract(hour from event_at) as {{ dbt.type_int() }}) as event_hour,
         export_date
     from staging
-    -- Erased people are never stored (only their salted hashes are known); the second post-hook removes
+    -- Erased people are never stored (only their keyed hashes are known); the second post-hook removes
     -- rows stored before their erasure request arrived. A day's rows are tested one by one, a whole history
     -- through the erased values among the known emails (macros/identity.sql).
     where not {{ is_erased_node(email_node('email')) if is_incremental() else is_erased_email_in_history() }}

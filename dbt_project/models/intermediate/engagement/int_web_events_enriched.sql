@@ -62,7 +62,7 @@
     end
 {%- endset %}
 {%- set is_web_visit = "coalesce(channel, 'web') <> 'offline'" %}
-{#- Erased people are never stored (only their salted hashes are known); the second post-hook removes rows
+{#- Erased people are never stored (only their keyed hashes are known); the second post-hook removes rows
     stored before their erasure request arrived. A day's rows are tested one by one, a whole history through
     the erased values among the known identifiers (macros/identity.sql). -#}
 {%- set is_erased = is_erased_web_event() if is_incremental() else is_erased_web_event_in_history() %}

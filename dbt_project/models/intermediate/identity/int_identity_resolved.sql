@@ -7,7 +7,7 @@
 -- revisits only the neighbours of the nodes the previous pass changed: macros/identity_propagation.sql);
 -- `is_converged` tells whether another pass would still lower the identifier's label: the singular test
 -- `assert_identity_graph_converged` fails if that was not enough for some component.
--- People who asked to be erased keep only a salted hash of each identifier here (is_erased; identifier,
+-- People who asked to be erased keep only a keyed hash (macro erasure_hash) of each identifier here (is_erased; identifier,
 -- key and label null): int_identity_graph leaves them out, so every model joining through it drops them,
 -- and int_erased_identifiers lets event tables and activation suppress them without knowing who they were.
 
