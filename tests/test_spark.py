@@ -98,17 +98,21 @@ def test_table_equal_on_both_engines(engines, schema, table):
 
 def test_erased_identifiers_are_the_keys_hmac_on_both_engines(engines):
     """Both engines hash the erased persona's email as Python's HMAC-SHA256 with the test key (longer than a
-    block), the key itself in no compiled SQL of either."""
-    from orchestration.privacy.keys import erasure_hash
+    block); neither the key nor its pads (Spark's settings) are in any file of dbt's target and logs folders
+    (compiled SQL, manifest, partial parse, dbt.log) or Spark's metastore."""
+    from orchestration.privacy.keys import erasure_hash, erasure_pads
 
     database, spark_home, on_spark, spark_work = engines
     assert on_spark.returncode == 0, "the Spark build failed: see the test above"
     erin = erasure_hash(ERASURE_KEY, "email:erin.erased@example.com")
     assert erin in set(duckdb_table_frame(database, "marts", "erased_identifiers")["identifier_hash"])
     assert erin in set(spark_table_frame(spark_home, "marts", "erased_identifiers")["identifier_hash"])
-    for work in (database.parent, spark_work):
-        leaks = [p for p in (work / "target").rglob("*.sql") if ERASURE_KEY in p.read_text(errors="replace")]
-        assert leaks == []
+    ipad, opad = erasure_pads(ERASURE_KEY)
+    secrets = (ERASURE_KEY.encode(), ipad.hex().encode(), opad.hex().encode(), ipad, opad)
+    files = [p for root in (database.parent / "target", database.parent / "logs", spark_work / "target",
+                            spark_work / "logs", spark_home / "metastore_db") for p in root.rglob("*") if p.is_file()]
+    assert any(p.name == "dbt.log" for p in files) and any(p.suffix == ".sql" for p in files)
+    assert [p for p in files if any(s in p.read_bytes() for s in secrets)] == []
 
 
 def test_every_intermediate_table_equal_on_both_engines(engines):
