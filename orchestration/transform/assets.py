@@ -110,6 +110,9 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
     after (spark_bridge)."""
     target_path = step_target_path(context.op.name)
     on_spark = engine() == "spark"
+    # dbt's in-process code (the row counts' adapter) may move the process into the project folder; every later
+    # step resolves relative paths (a relative C360_HOME, `./data` by default) against the folder it started in.
+    started_in = os.getcwd()
     if on_spark:
         from orchestration.transform.spark import erasure_pad_env
         from orchestration.transform.spark_bridge import prepare_spark
@@ -123,14 +126,17 @@ def run_dbt_step(context: AssetExecutionContext, dbt: DbtCliResource, args: list
     reuse_latest_parse(target_path)
     invocation = dbt.cli(args, context=context, target_path=target_path)
     events = DbtEventIterator(events_with_progress(invocation, context.log), invocation)
-    if on_spark:
-        # The counts would need a second Spark session beside dbt's, on the same metastore.
-        yield from events
-    else:
-        try:
-            yield from events.fetch_row_counts()
-        finally:
-            release_warehouse(invocation)
+    try:
+        if on_spark:
+            # The counts would need a second Spark session beside dbt's, on the same metastore.
+            yield from events
+        else:
+            try:
+                yield from events.fetch_row_counts()
+            finally:
+                release_warehouse(invocation)
+    finally:
+        os.chdir(started_in)
     if on_spark:
         from orchestration.transform.spark_bridge import built_tables, mirror_into_duckdb
 
