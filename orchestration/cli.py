@@ -246,8 +246,8 @@ def _version() -> str:
 TIER_HELP = """\
 size of the sample, for 365 days (default demo): tiny = 300 customers, 15 MB, 2 s; demo = 20,000 customers,
 1.1 GB, 15 s, a first `c360 run` about 8 min (its purge of the sample's 25 erased people under a minute);
-large = 1M customers and 50M web events: about 41 GB of disk (another ~40 GB free for the first `c360 run`), ~10 min and up to
-12 GB of memory to generate (C360_GENERATOR_MEMORY lowers it), ~30 min for the first run"""
+large = 1M customers and 50M web events: about 41 GB of disk (another ~40 GB free for the first `c360 run`),
+~10 min and up to 12 GB of memory to generate (C360_GENERATOR_MEMORY lowers it), ~30 min for the first run"""
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
