@@ -129,6 +129,25 @@ def purged(tmp_path):
             "serving": serving_db, "outbox": outbox}, result
 
 
+def test_a_day_that_held_only_erased_records_keeps_an_empty_partition(tmp_path):
+    landing = Landing(tmp_path / "landing")
+    _landing(landing)
+    landing.jsonl("web", "events", "2026-02-02.jsonl", [_event("m5", "anon-ana"), _event("m6", "anon-ana")])
+    lake, raw_root = tmp_path / "lake", tmp_path / "lake" / "raw"
+    _load(landing.root, raw_root)
+    warehouse_db = tmp_path / "warehouse.duckdb"
+    _warehouse(warehouse_db, raw_root)
+    con = duckdb.connect(str(warehouse_db))
+    result = purge_erased(con, warehouse_db=warehouse_db, serving_db=tmp_path / "serving.duckdb", lake_root=lake,
+                          outbox_dir=tmp_path / "outbox", salt=SALT, close_warehouse=con.close)
+    assert result.raw_rows["web__events"] == 5
+    day = raw_root / "web__events" / "dt=2026-02-02"
+    reader = duckdb.connect()
+    assert reader.execute(f"SELECT count(*) FROM read_parquet('{day / 'data_0.parquet'}')").fetchone() == (0,)
+    assert reader.execute(f"SELECT status, rows_loaded FROM read_parquet('{day / '_manifest.parquet'}')").fetchall() \
+        == [("redacted", 0)]
+
+
 def test_the_warehouse_file_is_rewritten_within_the_days_set(tmp_path):
     landing = Landing(tmp_path / "landing")
     _landing(landing)

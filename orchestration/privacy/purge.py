@@ -306,6 +306,15 @@ def _partitioned_copy(con, select: str, files: list[Path], work: Path, pattern: 
     shutil.rmtree(out)
 
 
+def _keep_empty_days(con, files: list[Path], work: Path, name: str) -> None:
+    """A day the partitioned COPY wrote nothing for (every row of it removed) still gets its file, empty."""
+    for day_file in files:
+        target = work / day_file.parent.name / name
+        if not target.exists():
+            con.execute(f"COPY (SELECT * FROM read_parquet({_lit(day_file)}, hive_partitioning=false) "
+                        f"WHERE false) TO {_lit(target)} (FORMAT parquet)")
+
+
 def _rewrite_partitions(con, root: Path, days: list[str], work: Path, predicate: str | None, removed: dict[str, int],
                         now: datetime, result: PurgeResult) -> None:
     """Write each of `days` without the erased records and quarantined lines into `<work>/<day>/`."""
@@ -316,22 +325,14 @@ def _rewrite_partitions(con, root: Path, days: list[str], work: Path, predicate:
         keep = f"WHERE NOT ({predicate})" if predicate else ""
         _partitioned_copy(con, f"SELECT * FROM {{src}} {keep}", data, work, "data_{i}", DATA_FILE,
                           ", COMPRESSION zstd")
-        for day_file in data:  # a day left without a record still has its (empty) data file
-            target = work / day_file.parent.name / DATA_FILE
-            if not target.exists():
-                con.execute(f"COPY (SELECT * FROM read_parquet({_lit(day_file)}, hive_partitioning=false) "
-                            f"WHERE false) TO {_lit(target)} (FORMAT parquet)")
+        _keep_empty_days(con, data, work, DATA_FILE)
     quarantine = _files_of(root, days, QUARANTINE_FILE)
     if quarantine:
         paths = "[" + ", ".join(_lit(f) for f in quarantine) + "]"
         before = con.execute(f"SELECT count(*) FROM read_parquet({paths})").fetchone()[0]
         _partitioned_copy(con, f"SELECT * FROM {{src}} WHERE NOT {_text_predicate('raw_text')}", quarantine, work,
                           "_quarantine{i}", QUARANTINE_FILE)
-        for day_file in quarantine:
-            target = work / day_file.parent.name / QUARANTINE_FILE
-            if not target.exists():
-                con.execute(f"COPY (SELECT * FROM read_parquet({_lit(day_file)}, hive_partitioning=false) "
-                            f"WHERE false) TO {_lit(target)} (FORMAT parquet)")
+        _keep_empty_days(con, quarantine, work, QUARANTINE_FILE)
         kept = [work / f.parent.name / QUARANTINE_FILE for f in quarantine]
         result.quarantine_lines += before - con.execute(
             "SELECT count(*) FROM read_parquet([" + ", ".join(_lit(f) for f in kept) + "])").fetchone()[0]
