@@ -22,8 +22,8 @@ from dagster import DagsterEventType, DagsterInstance, EventLogRecord, RunsFilte
 
 PROGRESS_TAG = "c360/invocation"
 STEP_EVENTS = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED}
-# Seconds without a printed line after which the state of the run is printed again (under the 30 s a user waits
-# before wondering whether it hangs, with the poll interval on top).
+# Seconds without a printed line after which the state of the run is printed again: with the poll interval on
+# top, a user never waits longer than the 30 s without a sign of life.
 HEARTBEAT_SECONDS = 20.0
 # At most one dbt progress line per step this often (a dbt build runs hundreds of nodes, most in milliseconds).
 DBT_LINE_SECONDS = 10.0

@@ -12,7 +12,7 @@ from warehouse_helpers import run_dbt
 from orchestration.activation.spec import load_segment_specs
 from orchestration.report.sections import SECTIONS
 
-# dbt parses the whole project (about 20 s): not in the fast lane (tests/conftest.py on main: `slow`).
+# dbt parses the whole project in process: not in the fast lane.
 pytestmark = pytest.mark.slow
 
 
